@@ -1,0 +1,1 @@
+"""Readers for each kind of source, and the mapping onto canonical entities."""

@@ -1,0 +1,1 @@
+"""Workspace config, snapshots, backends, runs, findings, actions and state."""

@@ -1,0 +1,1 @@
+"""HTML rendering of runs, trends and batches."""

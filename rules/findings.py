@@ -1,0 +1,152 @@
+"""The shape every compiled rule returns, and what a compiler may ask about the run.
+
+A compiler returns a SELECT with the columns of `BODY_COLUMNS`; `finding_query`
+wraps it with the rule's identity and the stable finding id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from tallyclerk.errors import RuleError
+
+from .sql import as_text
+
+# Columns a compiler's SELECT must produce, in this order.
+BODY_COLUMNS = (
+    "problem",  # short code: missing_in_wms, drift, duplicate_key, status_regression, ...
+    "key",  # business key as text: "item_id=123" or "order_id=SO-1, line_no=2"
+    "field",  # the field or check concerned, '' when the whole record is
+    "systems",  # the systems involved, sorted and joined by '+': "erp+wms"
+    "owner_system",  # the system whose value is right, NULL when no owner applies
+    "owner_value",  # the owner's value as text
+    "other_value",  # the other system's value as text
+    "amount_at_risk",  # money involved, DECIMAL(18, 2), NULL when none
+    "message",  # one sentence a person can act on
+)
+
+# Columns of a finding row as written to findings.parquet.
+FINDING_COLUMNS = ("finding_id", "rule_id", "kind", "severity", "entity", *BODY_COLUMNS)
+
+
+@dataclass(frozen=True)
+class CompileContext:
+    """What a compiler may know about the run: tables, columns, owners, period."""
+
+    tables: Mapping[str, Sequence[str]]
+    owners: Mapping[str, str] = field(default_factory=dict)
+    field_owners: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    period_start: str = "1970-01-01 00:00:00+00"
+    period_end: str = "9999-12-31 23:59:59+00"
+
+    def columns(self, ref: str, *, where: str) -> Sequence[str]:
+        """Columns of snapshot `system.entity`, or a RuleError naming the rule."""
+        if ref not in self.tables:
+            known = ", ".join(sorted(self.tables)) or "none"
+            raise RuleError(
+                f"{where}: no snapshot {ref!r} in this workspace; "
+                f"map a source onto it, or use one of: {known}."
+            )
+        return self.tables[ref]
+
+    def require(self, ref: str, names: Sequence[str], *, where: str) -> None:
+        """Raise naming the first of `names` that `ref` does not have."""
+        available = self.columns(ref, where=where)
+        for name in names:
+            if name not in available:
+                raise RuleError(
+                    f"{where}: {ref} has no column {name!r}; "
+                    f"its columns are: {', '.join(available)}."
+                )
+
+    def owner(self, entity: str, field_name: str | None = None) -> str | None:
+        """The system of record for an entity, or for one field of it."""
+        if field_name is not None and (entity, field_name) in self.field_owners:
+            return self.field_owners[(entity, field_name)]
+        return self.owners.get(entity)
+
+
+def systems_text(*systems: str) -> str:
+    return "+".join(sorted(set(systems)))
+
+
+def key_text(parts: Sequence[tuple[str, exp.Expression]]) -> exp.Expression:
+    """'a=1, b=x' from key columns; a NULL part shows as NULL, never vanishes."""
+    pieces: list[exp.Expression] = []
+    for position, (name, value) in enumerate(parts):
+        label = f"{', ' if position else ''}{name}="
+        pieces.append(exp.Literal.string(label))
+        pieces.append(exp.Coalesce(this=as_text(value), expressions=[exp.Literal.string("NULL")]))
+    return exp.Concat(expressions=pieces, safe=True)
+
+
+def finding_query(
+    body: exp.Select, *, rule_id: str, kind: str, severity: str, entity: str
+) -> exp.Select:
+    """Wrap a compiler's SELECT with the rule's identity and a stable finding id."""
+    inner = body.subquery("body")
+    identity = exp.Concat(
+        expressions=[
+            exp.Literal.string(f"{rule_id}|{entity}|"),
+            exp.column("key", quoted=True),
+            exp.Literal.string("|"),
+            exp.column("field", quoted=True),
+            exp.Literal.string("|"),
+            exp.column("problem", quoted=True),
+        ],
+        safe=True,
+    )
+    projections: list[exp.Expression] = [
+        exp.MD5(this=identity).as_("finding_id", quoted=True),
+        exp.Literal.string(rule_id).as_("rule_id", quoted=True),
+        exp.Literal.string(kind).as_("kind", quoted=True),
+        exp.Literal.string(severity).as_("severity", quoted=True),
+        exp.Literal.string(entity).as_("entity", quoted=True),
+    ]
+    projections += [exp.column(name, quoted=True) for name in BODY_COLUMNS]
+    return exp.select(*projections).from_(inner)
+
+
+def body_select(
+    *,
+    problem: exp.Expression | str,
+    key: exp.Expression,
+    field_name: exp.Expression | str,
+    systems: str,
+    owner_system: str | None,
+    owner_value: exp.Expression | None,
+    other_value: exp.Expression | None,
+    amount_at_risk: exp.Expression | None,
+    message: exp.Expression | str,
+) -> exp.Select:
+    """A SELECT list in the order of BODY_COLUMNS, typed the same for every rule."""
+
+    def text(value: exp.Expression | str | None) -> exp.Expression:
+        if value is None:
+            return exp.cast(exp.null(), exp.DataType.Type.VARCHAR)
+        if isinstance(value, str):
+            return exp.Literal.string(value)
+        return as_text(value)
+
+    money = (
+        exp.cast(exp.null(), exp.DataType.build("DECIMAL(18, 2)"))
+        if amount_at_risk is None
+        else exp.cast(amount_at_risk, exp.DataType.build("DECIMAL(18, 2)"))
+    )
+    values = (
+        text(problem),
+        text(key),
+        text(field_name),
+        text(systems),
+        text(owner_system),
+        text(owner_value),
+        text(other_value),
+        money,
+        text(message),
+    )
+    return exp.select(
+        *(value.as_(name, quoted=True) for value, name in zip(values, BODY_COLUMNS, strict=True))
+    )

@@ -1,0 +1,35 @@
+"""The error tree shared by every layer: one base, one class per layer.
+
+Bad configuration raises at once; bad data is collected into findings instead.
+Every message names where the problem is and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class TallyclerkError(Exception):
+    """Base of every error tallyclerk raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(TallyclerkError):
+    """The workspace file, a rule or a command-line argument is wrong."""
+
+    exit_code = 2
+
+
+class RuleError(ConfigError):
+    """A rule cannot be compiled: unknown kind, column, or unsafe expression."""
+
+
+class ExpressionError(ConfigError):
+    """A SQL expression in the configuration cannot be parsed or is not allowed."""
+
+
+class SourceError(TallyclerkError):
+    """A source system's data cannot be read: missing file, malformed row."""
+
+
+class RunError(TallyclerkError):
+    """A run failed while it executed."""
