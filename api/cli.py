@@ -1,0 +1,168 @@
+"""The `tallyclerk` command line: demo, run and rules."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections import Counter
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+from rich.table import Table
+
+from engine.config import load_workspace, parse_period
+from engine.run import STAGES, RunResult, run_workspace
+from engine.scoring import Score, score_findings
+from reports.run_report import render_run_report
+from rules.compile import rule_sql
+from tallyclerk.errors import ConfigError, TallyclerkError
+
+app = typer.Typer(
+    help="Reconcile ERP, WMS, TMS and finance data against declared rules and ownership.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+rules_app = typer.Typer(help="Inspect the rules of a workspace.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_DEMO_DIR = Path("examples/harborline")
+DEMO_PERIOD = "2026-11"
+
+Workspace = Annotated[
+    Path, typer.Argument(help="Workspace folder holding tallyclerk.yaml.", show_default=False)
+]
+
+
+class Dialect(str, Enum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+@app.command()
+def demo(
+    folder: Annotated[Path, typer.Argument(help="Where to write the sample tenant.")] = (
+        DEFAULT_DEMO_DIR
+    ),
+    orders: Annotated[int, typer.Option(min=10, help="Sales orders in the period.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed; the same seed gives identical files.")] = 7,
+    generate_only: Annotated[
+        bool, typer.Option("--generate-only", help="Write the files, do not run the close.")
+    ] = False,
+) -> None:
+    """Generate the Harborline Distribution sample tenant and run its November 2026 close."""
+    from engine.sample.generate import generate
+
+    with err.status(f"Generating {orders:,} orders into {folder} ..."):
+        summary = generate(folder, orders=orders, seed=seed)
+    err.print(f"Wrote the sample tenant to [bold]{folder}[/] ({summary.describe()}).")
+    if not generate_only:
+        _run_and_report(folder, DEMO_PERIOD)
+
+
+@app.command()
+def run(
+    workspace: Workspace,
+    period: Annotated[str, typer.Option(help="The month to close, as YYYY-MM.")],
+) -> None:
+    """Snapshot every source, run every rule, derive actions and write the report."""
+    _run_and_report(workspace, period)
+
+
+@rules_app.command("list")
+def rules_list(workspace: Workspace) -> None:
+    """List the rules of a workspace."""
+    config = load_workspace(workspace).config
+    table = Table("rule", "kind", "severity", "on")
+    for rule in config.rules:
+        target = getattr(rule, "table", None) or getattr(rule, "entity", "")
+        table.add_row(rule.id, rule.kind, rule.severity, target)
+    out.print(table)
+
+
+@rules_app.command("sql")
+def rules_sql(
+    workspace: Workspace,
+    dialect: Annotated[Dialect, typer.Option(help="SQL dialect to print.")] = Dialect.duckdb,
+    rule: Annotated[str | None, typer.Option(help="Only this rule id.")] = None,
+) -> None:
+    """Print the SQL each rule compiles to, in the dialect of the chosen engine."""
+    from adapters.canonical import ENTITIES
+
+    loaded = load_workspace(workspace)
+    config = loaded.config
+    tables = {
+        f"{system}.{source.entity}": [
+            name for name in ENTITIES[source.entity].columns if name in source.columns
+        ]
+        for system, system_config in config.systems.items()
+        for source in system_config.sources
+    }
+    context = config.compile_context(tables, parse_period("2026-01", config.timezone))
+    chosen = [r for r in config.rules if rule in (None, r.id)]
+    if not chosen:
+        raise ConfigError(f"no rule {rule!r} in {workspace}; `tallyclerk rules list` shows them.")
+    for item in chosen:
+        out.print(f"-- rule {item.id} ({item.kind})", style="bold", highlight=False)
+        out.print(rule_sql(item, context, dialect.value) + ";\n", highlight=False)
+
+
+def _run_and_report(workspace: Path, period: str) -> None:
+    columns = (TextColumn("{task.description:<10}"), BarColumn(), TaskProgressColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        tasks = {name: progress.add_task(name, total=None) for name, _ in STAGES}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            progress.update(tasks[stage], completed=done, total=total)
+
+        result = run_workspace(workspace, period, progress=advance, render=render_run_report)
+    _print_summary(result, score_findings(workspace, result.findings))
+
+
+def _print_summary(result: RunResult, score: Score | None) -> None:
+    findings = result.findings.to_pylist()
+    by_rule = Counter((f["rule_id"], f["kind"], f["severity"]) for f in findings)
+    amounts: dict[str, Decimal] = Counter()
+    for f in findings:
+        amounts[f["rule_id"]] += f["amount_at_risk"] or Decimal(0)
+
+    table = Table(title=f"Run {result.run_id}: findings by rule", title_justify="left")
+    for name in ("rule", "kind", "severity", "findings", "money at risk"):
+        table.add_column(name, justify="right" if name in ("findings", "money at risk") else "left")
+    for (rule_id, kind, severity), count in sorted(by_rule.items()):
+        table.add_row(rule_id, kind, severity, str(count), f"{amounts[rule_id]:,.2f}")
+    out.print(table)
+
+    actions = Counter(a["target_system"] for a in result.actions.to_pylist())
+    targets = ", ".join(f"{system} {count}" for system, count in sorted(actions.items()))
+    total = sum(amounts.values(), Decimal(0))
+    out.print(f"Findings: {len(findings)}   money at risk: {total:,.2f}")
+    out.print(f"Actions by target system: {targets or 'none'}")
+    if score is not None:
+        out.print(
+            f"Against expected_findings.csv: precision {score.precision:.2f}, "
+            f"recall {score.recall:.2f} ({score.true_positives} of {score.expected} expected)"
+        )
+        for row in score.missed:
+            out.print(f"  missed:     {', '.join(row)}", style="yellow", highlight=False)
+        for row in score.unexpected:
+            out.print(f"  unexpected: {', '.join(row)}", style="yellow", highlight=False)
+    out.print(f"Report: {result.folder / 'report.html'}")
+
+
+def main() -> None:
+    """Entry point: errors print one clear message and exit 2 (usage) or 1 (run)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except TallyclerkError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,1 @@
+"""Engines that run compiled rules: DuckDB embedded by default, Spark for scale."""

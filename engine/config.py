@@ -1,0 +1,226 @@
+"""The workspace file, `tallyclerk.yaml`: systems, source mappings, ownership and rules.
+
+Everything in it is checked when it is loaded, so a run never starts on a bad
+configuration: each error names the config key and says how to fix it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlglot import exp
+
+from adapters.canonical import ENTITIES, SQL_TYPES
+from rules.findings import CompileContext
+from rules.model import Rule
+from rules.sql import parse_expression
+from tallyclerk.errors import ConfigError
+
+WORKSPACE_FILE = "tallyclerk.yaml"
+SYSTEM_KINDS = ("erp", "wms", "tms", "finance", "other")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Strict):
+    """One file of one system, mapped onto one canonical entity."""
+
+    entity: str
+    file: str
+    delimiter: str = ","
+    columns: dict[str, str | int | float] = Field(min_length=1)
+    types: dict[str, str] = {}
+    value_maps: dict[str, dict[str, str]] = {}
+
+
+class SystemConfig(_Strict):
+    kind: Literal["erp", "wms", "tms", "finance", "other"]
+    sources: list[SourceConfig] = []
+
+
+class OwnershipConfig(_Strict):
+    owner: str
+    fields: dict[str, str] = {}
+
+
+class Workspace(_Strict):
+    name: str
+    timezone: str = "UTC"
+    systems: dict[str, SystemConfig] = Field(min_length=1)
+    ownership: dict[str, OwnershipConfig] = {}
+    rules: list[Rule] = []
+
+    def compile_context(self, tables: dict[str, list[str]], period: Period) -> CompileContext:
+        field_owners = {
+            (entity, field): system
+            for entity, entry in self.ownership.items()
+            for field, system in entry.fields.items()
+        }
+        return CompileContext(
+            tables=tables,
+            owners={entity: entry.owner for entity, entry in self.ownership.items()},
+            field_owners=field_owners,
+            period_start=period.start.isoformat(sep=" "),
+            period_end=period.end.isoformat(sep=" "),
+        )
+
+
+@dataclass(frozen=True)
+class Period:
+    """A month a run covers: `start` inclusive, `end` exclusive, in the workspace's zone."""
+
+    label: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class LoadedWorkspace:
+    root: Path
+    config: Workspace
+    mappings: dict[tuple[str, int], dict[str, exp.Expression]]
+
+
+def parse_period(text: str, timezone: str = "UTC") -> Period:
+    """`2026-11` to the month it names; anything else is a usage error."""
+    try:
+        first = date.fromisoformat(f"{text}-01")
+    except ValueError:
+        raise ConfigError(
+            f"invalid period {text!r}: write a month as YYYY-MM, for example --period 2026-11."
+        ) from None
+    zone = ZoneInfo(timezone)
+    start = datetime(first.year, first.month, 1, tzinfo=zone)
+    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    end = datetime(following.year, following.month, 1, tzinfo=zone)
+    return Period(label=text, start=start, end=end)
+
+
+def load_workspace(folder: Path) -> LoadedWorkspace:
+    """Read and check `tallyclerk.yaml` in `folder`."""
+    path = folder / WORKSPACE_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"no {WORKSPACE_FILE} in {folder}: point the command at a workspace folder, "
+            "or run `tallyclerk demo` to create the sample one."
+        )
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}{at}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: expected a mapping with `name`, `systems` and `rules`.")
+    try:
+        config = Workspace.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigError(_validation_message(path, exc, document)) from exc
+    _check_references(config, path)
+    return LoadedWorkspace(root=folder, config=config, mappings=_parse_mappings(config, path))
+
+
+def _validation_message(path: Path, exc: ValidationError, document: dict) -> str:
+    lines = []
+    for error in exc.errors()[:8]:
+        loc = _location(error["loc"], document)
+        message = error["msg"]
+        if error["type"] == "union_tag_invalid":
+            message = (
+                f"unknown rule kind {error['input'].get('kind')!r}; "
+                "use one of: validate, match, aggregate, duplicates, sequence"
+            )
+        elif error["type"] == "extra_forbidden":
+            message = "unknown key; remove it or check its spelling"
+        lines.append(f"  {loc}: {message}")
+    return f"{path}: the workspace configuration is not valid:\n" + "\n".join(lines)
+
+
+def _location(loc: tuple, document: dict) -> str:
+    """`rules[3] (id 'x').kind` from pydantic's location tuple."""
+    parts: list[str] = []
+    node: object = document
+    for step in loc:
+        if isinstance(step, int):
+            parts[-1] += f"[{step}]"
+            node = node[step] if isinstance(node, list) and step < len(node) else None
+            if isinstance(node, dict) and "id" in node:
+                parts[-1] += f" (id {node['id']!r})"
+        elif isinstance(node, dict) and step in node:
+            parts.append(str(step))
+            node = node[step]
+        elif step in ("validate", "match", "aggregate", "duplicates", "sequence") or "[" in str(
+            step
+        ):
+            continue
+        else:
+            parts.append(str(step))
+            node = None
+    return ".".join(parts)
+
+
+def _check_references(config: Workspace, path: Path) -> None:
+    systems = set(config.systems)
+
+    def known_system(name: str, key: str) -> None:
+        if name not in systems:
+            raise ConfigError(
+                f"{path}: {key}: unknown system {name!r}; declared systems are: "
+                f"{', '.join(sorted(systems))}."
+            )
+
+    try:
+        ZoneInfo(config.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{path}: timezone: unknown time zone {config.timezone!r}; use a name like Europe/Berlin."
+        ) from None
+    for system, system_config in config.systems.items():
+        for index, source in enumerate(system_config.sources):
+            key = f"systems.{system}.sources[{index}]"
+            if source.entity not in ENTITIES:
+                raise ConfigError(
+                    f"{path}: {key}.entity: unknown entity {source.entity!r}; "
+                    f"use one of: {', '.join(sorted(ENTITIES))}."
+                )
+            for column, type_name in source.types.items():
+                if type_name not in SQL_TYPES:
+                    raise ConfigError(
+                        f"{path}: {key}.types.{column}: unknown type {type_name!r}; "
+                        f"use one of: {', '.join(SQL_TYPES)}."
+                    )
+    for entity, entry in config.ownership.items():
+        if entity not in ENTITIES:
+            raise ConfigError(f"{path}: ownership.{entity}: unknown entity {entity!r}.")
+        known_system(entry.owner, f"ownership.{entity}.owner")
+        for field, system in entry.fields.items():
+            known_system(system, f"ownership.{entity}.fields.{field}")
+    seen: set[str] = set()
+    for index, rule in enumerate(config.rules):
+        if rule.id in seen:
+            raise ConfigError(f"{path}: rules[{index}]: the rule id {rule.id!r} is used twice.")
+        seen.add(rule.id)
+        for system in getattr(rule, "systems", ()):
+            known_system(system, f"rules[{index}] (id {rule.id!r}).systems")
+
+
+def _parse_mappings(
+    config: Workspace, path: Path
+) -> dict[tuple[str, int], dict[str, exp.Expression]]:
+    parsed: dict[tuple[str, int], dict[str, exp.Expression]] = {}
+    for system, system_config in config.systems.items():
+        for index, source in enumerate(system_config.sources):
+            where = f"{path}: systems.{system}.sources[{index}].columns"
+            parsed[(system, index)] = {
+                column: parse_expression(text, where=f"{where}.{column}")
+                for column, text in source.columns.items()
+            }
+    return parsed

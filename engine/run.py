@@ -1,0 +1,226 @@
+"""A run: one period of one workspace, from snapshots to findings, actions and report.
+
+The stages are listed once, in `STAGES`, and executed in one loop. A run is
+written to a temporary folder and renamed into place only when it has finished,
+so a failed or killed run leaves no half-written folder behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from rules.compile import compile_rule
+from rules.sql import table_name
+from tallyclerk.errors import RunError, TallyclerkError
+
+from .actions import derive_actions
+from .backends.duckdb import DuckDBBackend
+from .config import LoadedWorkspace, Period, load_workspace, parse_period
+from .findings import FINDINGS_SCHEMA, empty_findings, quarantine_findings, to_findings
+from .snapshot import Snapshot, take_snapshot
+
+log = logging.getLogger(__name__)
+
+STATE_DIR = ".tallyclerk"
+RUNS_DIR = "runs"
+
+Progress = Callable[[str, int, int], None]
+# Renders a finished run as HTML; the engine never imports `reports`, the caller passes it.
+Renderer = Callable[[dict, pa.Table, pa.Table], str]
+
+
+@dataclass
+class RunContext:
+    """What the stages share while a run executes."""
+
+    workspace: LoadedWorkspace
+    period: Period
+    run_id: str
+    folder: Path
+    progress: Progress
+    render: Renderer | None = None
+    snapshots: list[Snapshot] = field(default_factory=list)
+    findings: pa.Table = field(default_factory=empty_findings)
+    actions: pa.Table | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    folder: Path
+    manifest: dict
+    findings: pa.Table
+    actions: pa.Table
+
+
+def _stage_snapshot(ctx: RunContext) -> None:
+    sources = [
+        (system, index)
+        for system, config in ctx.workspace.config.systems.items()
+        for index in range(len(config.sources))
+    ]
+    (ctx.folder / "snapshots").mkdir()
+    for done, (system, index) in enumerate(sources, start=1):
+        snapshot = take_snapshot(ctx.workspace, system, index)
+        pq.write_table(
+            snapshot.table, ctx.folder / "snapshots" / f"{table_name(snapshot.ref)}.parquet"
+        )
+        ctx.snapshots.append(snapshot)
+        ctx.progress("snapshot", done, len(sources))
+
+
+def _stage_validate(ctx: RunContext) -> None:
+    """Quarantined rows become findings, and are kept readable in the run folder."""
+    quarantined = [s for s in ctx.snapshots if s.quarantined]
+    if quarantined:
+        (ctx.folder / "quarantine").mkdir()
+    for snapshot in quarantined:
+        rows = pa.Table.from_pylist([vars(q) for q in snapshot.quarantined])
+        pq.write_table(rows, ctx.folder / "quarantine" / f"{table_name(snapshot.ref)}.parquet")
+    ctx.findings = quarantine_findings(ctx.snapshots)
+    ctx.progress("validate", 1, 1)
+
+
+def _stage_evaluate(ctx: RunContext) -> None:
+    backend = DuckDBBackend()
+    try:
+        tables: dict[str, list[str]] = {}
+        for snapshot in ctx.snapshots:
+            if snapshot.ref in tables:
+                raise RunError(
+                    f"system {snapshot.system!r} maps two sources onto {snapshot.entity}; "
+                    "map one file (or one glob) per entity and system."
+                )
+            backend.register(snapshot.ref, snapshot.table)
+            tables[snapshot.ref] = snapshot.table.column_names
+        context = ctx.workspace.config.compile_context(tables, ctx.period)
+        results = [ctx.findings]
+        rules = ctx.workspace.config.rules
+        for done, rule in enumerate(rules, start=1):
+            query = compile_rule(rule, context)
+            results.append(to_findings(backend.query(query, label=f"rule {rule.id!r}")))
+            ctx.progress("evaluate", done, len(rules))
+        ctx.findings = pa.concat_tables(results).sort_by(
+            [("rule_id", "ascending"), ("key", "ascending"), ("field", "ascending")]
+        )
+    finally:
+        backend.close()
+    pq.write_table(ctx.findings, ctx.folder / "findings.parquet")
+
+
+def _stage_actions(ctx: RunContext) -> None:
+    ctx.actions = derive_actions(ctx.findings)
+    pq.write_table(ctx.actions, ctx.folder / "actions.parquet")
+    ctx.progress("actions", 1, 1)
+
+
+def _stage_report(ctx: RunContext) -> None:
+    if ctx.render is not None:
+        html = ctx.render(_manifest(ctx, run_id=ctx.run_id), ctx.findings, ctx.actions)
+        (ctx.folder / "report.html").write_text(html, encoding="utf-8")
+    ctx.progress("report", 1, 1)
+
+
+STAGES: tuple[tuple[str, Callable[[RunContext], None]], ...] = (
+    ("snapshot", _stage_snapshot),
+    ("validate", _stage_validate),
+    ("evaluate", _stage_evaluate),
+    ("actions", _stage_actions),
+    ("report", _stage_report),
+)
+
+
+def run_workspace(
+    folder: Path,
+    period_text: str,
+    *,
+    progress: Progress | None = None,
+    render: Renderer | None = None,
+) -> RunResult:
+    """Run every rule of the workspace in `folder` over one period."""
+    workspace = load_workspace(folder)
+    period = parse_period(period_text, workspace.config.timezone)
+    runs = folder / STATE_DIR / RUNS_DIR
+    runs.mkdir(parents=True, exist_ok=True)
+    run_id, claim = _claim_run_id(runs, period.label)
+    staging = runs / f".tmp-{uuid.uuid4().hex}"
+    staging.mkdir()
+    ctx = RunContext(workspace, period, run_id, staging, progress or (lambda *_: None), render)
+    started = time.perf_counter()
+    try:
+        for name, stage in STAGES:
+            began = time.perf_counter()
+            stage(ctx)
+            ctx.timings[name] = round(time.perf_counter() - began, 3)
+        ctx.timings["total"] = round(time.perf_counter() - started, 3)
+        return _publish(ctx, runs)
+    except TallyclerkError:
+        raise
+    except Exception as exc:
+        raise RunError(f"the run of {folder} for {period.label} failed: {exc!r}") from exc
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+        claim.unlink(missing_ok=True)
+
+
+def _publish(ctx: RunContext, runs: Path) -> RunResult:
+    """Rename the finished run into place; until then no reader can see it."""
+    manifest = _manifest(ctx, run_id=ctx.run_id)
+    (ctx.folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    ctx.folder.rename(runs / ctx.run_id)
+    return RunResult(ctx.run_id, runs / ctx.run_id, manifest, ctx.findings, ctx.actions)
+
+
+def _claim_run_id(runs: Path, period: str) -> tuple[str, Path]:
+    """The next free run id of the period, claimed atomically so two runs never share one."""
+    while True:
+        names = [p.name.removeprefix(".claim-") for p in runs.iterdir()]
+        numbers = [
+            int(tail)
+            for name in names
+            if name.startswith(f"{period}.") and (tail := name.rsplit(".", 1)[1]).isdigit()
+        ]
+        run_id = f"{period}.{max(numbers, default=0) + 1:03d}"
+        claim = runs / f".claim-{run_id}"
+        try:
+            claim.touch(exist_ok=False)
+        except FileExistsError:
+            continue
+        if (runs / run_id).exists():
+            claim.unlink()
+            continue
+        return run_id, claim
+
+
+def _manifest(ctx: RunContext, *, run_id: str) -> dict:
+    findings = ctx.findings
+    money = pc.sum(findings["amount_at_risk"]).as_py() if findings.num_rows else None
+    return {
+        "run_id": run_id,
+        "workspace": ctx.workspace.config.name,
+        "period": ctx.period.label,
+        "period_start": ctx.period.start.isoformat(),
+        "period_end": ctx.period.end.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "findings": findings.num_rows,
+        "actions": 0 if ctx.actions is None else ctx.actions.num_rows,
+        "amount_at_risk": str(money or 0),
+        "rules": [rule.id for rule in ctx.workspace.config.rules],
+        "snapshots": [snapshot.manifest() for snapshot in ctx.snapshots],
+        "timings": ctx.timings,
+        "schema": [f.name for f in FINDINGS_SCHEMA],
+    }
