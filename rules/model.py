@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Severity = Literal["critical", "high", "medium", "low"]
 RULE_KINDS = ("validate", "match", "aggregate", "duplicates", "sequence")
@@ -87,6 +87,8 @@ class ValidateRule(RuleBase):
     table: str
     checks: list[Check] = Field(min_length=1)
     filter: str | None = None
+    # Columns naming a row in findings; the table's first column when left out.
+    key: list[str] | None = Field(None, min_length=1)
 
     _ref = field_validator("table")(_check_table_ref)
 
@@ -119,6 +121,14 @@ class JoinSpec(_Strict):
     on: list[str] = Field(min_length=1)
 
     _ref = field_validator("table")(_check_table_ref)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        # YAML 1.1 reads a bare `on:` key as the boolean true.
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if name is True else name): value for name, value in data.items()}
+        return data
 
 
 class AggregateSide(_Strict):
