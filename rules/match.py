@@ -224,7 +224,14 @@ def _unequal(
 
 
 def _folded(value: exp.Expression) -> exp.Expression:
-    return exp.Lower(this=exp.Trim(this=as_text(value)))
+    """Lower case, every run of whitespace (tabs, newlines too) one space, trimmed."""
+    spaced = exp.RegexpReplace(
+        this=as_text(value),
+        expression=exp.Literal.string(r"\s+"),
+        replacement=exp.Literal.string(" "),
+        modifiers=exp.Literal.string("g"),
+    )
+    return exp.Lower(this=exp.Trim(this=spaced))
 
 
 # --- names and small pieces ---------------------------------------------------------
