@@ -62,6 +62,8 @@ def run_rule() -> RunRule:
         sqlglot.parse_one(spark, read="spark")
 
         con = duckdb.connect()
+        # Instants print, and dates become instants, in the session time zone: pin it.
+        con.execute("SET TimeZone = 'UTC'")
         for ref, data in tables.items():
             con.register(table_name(ref), _arrow(data))
         result = con.sql(compile_rule(parsed, ctx).sql(dialect="duckdb")).to_arrow_table()
