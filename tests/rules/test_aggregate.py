@@ -166,22 +166,22 @@ def _totals_rule(abs_tol: float = 0.0, rel_tol: float = 0.0, *, swap: bool = Fal
     }
 
 
-ORDERS = pl.DataFrame(
-    {"order_id": ["SO1", "SO2", "SO3"], "total_amount": _decimals("10.00", "10.00", "200.00")}
-)
-INVOICED = pl.DataFrame(
-    {
-        "invoice_id": ["I1", "I2", "I3", "I4"],
-        "order_id": ["SO1", "SO2", "SO3", "SO3"],
-        "amount": _decimals("10.01", "10.02", "100.00", "99.00"),
-    }
-)
-
-
 def test_a_difference_of_exactly_the_absolute_tolerance_is_equal(run_rule):
+    # SO1 is 0.01 apart, the tolerance: equal, though in DOUBLE 1.01 - 1.00 exceeds 0.01.
+    orders = pl.DataFrame(
+        {"order_id": ["SO1", "SO2", "SO3"], "total_amount": _decimals("1.00", "10.00", "200.00")}
+    )
+    invoiced = pl.DataFrame(
+        {
+            "invoice_id": ["I1", "I2", "I3", "I4"],
+            "order_id": ["SO1", "SO2", "SO3", "SO3"],
+            "amount": _decimals("1.01", "10.02", "100.00", "99.00"),
+        }
+    )
+
     found = run_rule(
         _totals_rule(abs_tol=0.01),
-        {"erp.sales_order": ORDERS, "finance.ar_invoice": INVOICED},
+        {"erp.sales_order": orders, "finance.ar_invoice": invoiced},
         columns=("key", "amount_at_risk"),
     )
 

@@ -74,25 +74,34 @@ def test_drift_message_names_both_systems_and_values(run_rule):
 
 
 def test_numeric_difference_of_exactly_the_tolerance_is_equal(run_rule):
+    # Each pair is 0.01 apart, the tolerance, except item 2; in DOUBLE, 1.01 - 1.00 would
+    # come out as 0.010000000000000009 and 100.01 - 100.00 as 0.010000000000005116.
     erp = pl.DataFrame(
-        {"item_id": ["1", "2", "3"], "unit_cost": _decimals("10.00", "10.00", "-5.00")}
+        {
+            "item_id": ["1", "2", "3", "4"],
+            "unit_cost": _decimals("1.00", "10.00", "-0.50", "100.00"),
+        }
     )
     wms = pl.DataFrame(
-        {"item_id": ["1", "2", "3"], "unit_cost": _decimals("10.01", "10.02", "-4.99")}
+        {
+            "item_id": ["1", "2", "3", "4"],
+            "unit_cost": _decimals("1.01", "10.02", "-0.51", "100.01"),
+        }
     )
     rule = _match({"name": "unit_cost", "compare": "numeric", "abs_tol": 0.01})
 
     found = run_rule(
-        rule, {"erp.item": erp, "wms.item": wms}, columns=("key", "owner_value", "other_value")
+        rule,
+        {"erp.item": erp, "wms.item": wms},
+        columns=("key", "owner_value", "other_value"),
     )
 
     assert found == [("item_id=2", "10.00", "10.02")]
 
 
 def test_numeric_tolerance_is_exact_for_double_inputs_too(run_rule):
-    # In DOUBLE, 10.34 - 10.33 is 0.0100000000000016 and would exceed the tolerance.
-    erp = pl.DataFrame({"item_id": ["1", "2"], "weight_kg": [10.33, 10.33]})
-    wms = pl.DataFrame({"item_id": ["1", "2"], "weight_kg": [10.34, 10.35]})
+    erp = pl.DataFrame({"item_id": ["1", "2"], "weight_kg": [0.50, 0.50]})
+    wms = pl.DataFrame({"item_id": ["1", "2"], "weight_kg": [0.51, 0.52]})
     rule = _match({"name": "weight_kg", "compare": "numeric", "abs_tol": 0.01})
 
     found = run_rule(rule, {"erp.item": erp, "wms.item": wms}, columns=("key",))
