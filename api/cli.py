@@ -31,8 +31,9 @@ app = typer.Typer(
 rules_app = typer.Typer(help="Inspect the rules of a workspace.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
-out = Console()
-err = Console(stderr=True)
+# Piped output gets a fixed width, so summaries are not cut to 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 DEFAULT_DEMO_DIR = Path("examples/harborline")
 DEMO_PERIOD = "2026-11"
@@ -63,7 +64,11 @@ def demo(
 
     with err.status(f"Generating {orders:,} orders into {folder} ..."):
         summary = generate(folder, orders=orders, seed=seed)
-    err.print(f"Wrote the sample tenant to [bold]{folder}[/] ({summary.describe()}).")
+    rows = sum(count for _, count in summary.files)
+    err.print(
+        f"Wrote the sample tenant to [bold]{folder}[/]: {len(summary.files)} files, {rows:,} rows, "
+        f"{summary.injected} planted discrepancies."
+    )
     if not generate_only:
         _run_and_report(folder, DEMO_PERIOD)
 

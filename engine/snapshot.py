@@ -14,10 +14,12 @@ import pandera.polars as pa_polars
 import polars as pl
 import pyarrow as pa
 from pandera.errors import SchemaErrors
+from sqlglot import exp
 
 from adapters.canonical import ENTITIES, Entity
 from adapters.files import ROW_COLUMN, read_file
 from adapters.mapping import BAD_COLUMNS, apply_mapping
+from rules.sql import columns_of
 
 from .config import LoadedWorkspace
 
@@ -77,7 +79,7 @@ def take_snapshot(workspace: LoadedWorkspace, system: str, index: int) -> Snapsh
         types=source.types,
         where=where,
     )
-    quarantined = _wrong_types(mapped.rejected, source.columns, entity)
+    quarantined = _wrong_types(mapped.rejected, workspace.mappings[(system, index)], entity)
     table, schema_failures = _check_schema(mapped.table, entity)
     quarantined += schema_failures
     if quarantined:
@@ -93,23 +95,33 @@ def take_snapshot(workspace: LoadedWorkspace, system: str, index: int) -> Snapsh
     )
 
 
-def _wrong_types(rejected: pa.Table, columns: dict, entity: Entity) -> list[Quarantined]:
+def _wrong_types(
+    rejected: pa.Table, trees: dict[str, exp.Expression], entity: Entity
+) -> list[Quarantined]:
+    """One quarantined value per column that did not cast, shown as the source gave it."""
+    sources = {name: columns_of(tree) for name, tree in trees.items()}
     found = []
     for row in rejected.to_pylist():
+        key = _key_text(entity, {k: _source_value(row, sources.get(k, [])) for k in entity.key})
         for name in filter(None, row[BAD_COLUMNS].split(",")):
-            source_column = str(columns[name])
-            value = row.get(source_column)
-            key = _key_text(entity, {k: row.get(str(columns.get(k, ""))) for k in entity.key})
             found.append(
                 Quarantined(
                     row=row[ROW_COLUMN],
                     column=name,
-                    value=None if value is None else str(value),
+                    value=_source_value(row, sources[name]),
                     reason=f"is not a valid {entity.columns[name]}",
                     key=key,
                 )
             )
     return found
+
+
+def _source_value(row: dict, columns: list[str]) -> str | None:
+    """The raw value behind a mapped column: itself when it reads one column."""
+    if len(columns) == 1:
+        value = row.get(columns[0])
+        return None if value is None else str(value)
+    return ", ".join(f"{column}={row.get(column)!r}" for column in columns) or None
 
 
 def _check_schema(table: pa.Table, entity: Entity) -> tuple[pa.Table, list[Quarantined]]:

@@ -1,0 +1,196 @@
+"""Bad input on the command line: one clear message, the right exit code, nothing lost."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+TALLYCLERK = str(Path(sys.executable).parent / "tallyclerk")
+
+ITEMS_ERP = "ItemNumber,Description,WeightKg\n000001,Pallet jack,12.500\n000002,Shrink wrap,3.000\n"
+ITEMS_WMS = "SKU,DESCRIPTION,WEIGHT_LB\n1,Pallet jack,27.56\n2,Shrink wrap,6.61\n"
+
+
+def _workspace(tmp_path: Path, **changes) -> Path:
+    """A two-system workspace with one match rule; `changes` replace top-level keys."""
+    (tmp_path / "erp").mkdir()
+    (tmp_path / "wms").mkdir()
+    (tmp_path / "erp" / "items.csv").write_text(ITEMS_ERP)
+    (tmp_path / "wms" / "items.csv").write_text(ITEMS_WMS)
+    config = {
+        "name": "Tiny",
+        "systems": {
+            "erp": {
+                "kind": "erp",
+                "sources": [
+                    {
+                        "entity": "item",
+                        "file": "erp/items.csv",
+                        "columns": {
+                            "item_id": "ltrim(ItemNumber, '0')",
+                            "description": "Description",
+                            "weight_kg": "WeightKg",
+                        },
+                    }
+                ],
+            },
+            "wms": {
+                "kind": "wms",
+                "sources": [
+                    {
+                        "entity": "item",
+                        "file": "wms/items.csv",
+                        "types": {"WEIGHT_LB": "decimal"},
+                        "columns": {
+                            "item_id": "SKU",
+                            "description": "DESCRIPTION",
+                            "weight_kg": "WEIGHT_LB * 0.45359237",
+                        },
+                    }
+                ],
+            },
+        },
+        "ownership": {"item": {"owner": "erp"}},
+        "rules": [
+            {
+                "id": "item-sync",
+                "kind": "match",
+                "entity": "item",
+                "systems": ["erp", "wms"],
+                "key": ["item_id"],
+                "fields": [{"name": "weight_kg", "compare": "numeric", "rel_tol": 0.005}],
+            }
+        ],
+    }
+    config.update(changes)
+    (tmp_path / "tallyclerk.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return tmp_path
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [TALLYCLERK, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+    )
+
+
+def _runs(folder: Path) -> list[str]:
+    runs = folder / ".tallyclerk" / "runs"
+    return sorted(p.name for p in runs.iterdir()) if runs.exists() else []
+
+
+def test_clean_tiny_workspace_runs(tmp_path):
+    folder = _workspace(tmp_path)
+    result = _run("run", str(folder), "--period", "2026-11")
+    assert result.returncode == 0, result.stderr
+    assert "Findings: 0" in result.stdout
+    assert _runs(folder) == ["2026-11.001"]
+
+
+def test_invalid_period_is_a_usage_error(tmp_path):
+    result = _run("run", str(_workspace(tmp_path)), "--period", "2026-13")
+    assert result.returncode == 2
+    assert "invalid period '2026-13': write a month as YYYY-MM" in result.stderr
+
+
+def test_unknown_rule_kind_names_the_rule(tmp_path):
+    folder = _workspace(tmp_path, rules=[{"id": "odd", "kind": "telepathy"}])
+    result = _run("run", str(folder), "--period", "2026-11")
+    assert result.returncode == 2
+    assert "rules[0] (id 'odd')" in result.stderr
+    assert "unknown rule kind 'telepathy'; use one of: validate, match" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("SKU +", "cannot parse SQL expression 'SKU +'"),
+        ("(SELECT 1)", "'(SELECT 1)' is not allowed: it contains a subquery"),
+        ("read_csv('/etc/passwd')", "is not allowed: it contains a READCSV"),
+        ("getenv('HOME')", "calls the unknown function getenv()"),
+    ],
+)
+def test_unsafe_or_unparsable_mapping_expression(tmp_path, expression, expected):
+    folder = _workspace(tmp_path)
+    config = yaml.safe_load((folder / "tallyclerk.yaml").read_text())
+    config["systems"]["wms"]["sources"][0]["columns"]["item_id"] = expression
+    (folder / "tallyclerk.yaml").write_text(yaml.safe_dump(config))
+    result = _run("run", str(folder), "--period", "2026-11")
+    assert result.returncode == 2
+    assert "systems.wms.sources[0].columns.item_id" in result.stderr
+    assert expected in result.stderr
+
+
+def test_unknown_column_in_mapping_names_system_file_and_header(tmp_path):
+    folder = _workspace(tmp_path)
+    config = yaml.safe_load((folder / "tallyclerk.yaml").read_text())
+    config["systems"]["wms"]["sources"][0]["columns"]["description"] = "DESCR"
+    (folder / "tallyclerk.yaml").write_text(yaml.safe_dump(config))
+    result = _run("run", str(folder), "--period", "2026-11")
+    assert result.returncode == 2
+    assert (
+        "system 'wms', item from wms/items.csv: columns.description: the file has no column "
+        "'DESCR'; its header has: SKU, DESCRIPTION, WEIGHT_LB." in result.stderr.replace("\n", " ")
+    )
+
+
+def test_missing_file_fails_the_run_and_keeps_earlier_runs(tmp_path):
+    folder = _workspace(tmp_path)
+    assert _run("run", str(folder), "--period", "2026-11").returncode == 0
+    (folder / "wms" / "items.csv").unlink()
+    result = _run("run", str(folder), "--period", "2026-11")
+    assert result.returncode == 1
+    assert "system 'wms', item from wms/items.csv: file" in result.stderr
+    assert "does not exist" in result.stderr
+    assert _runs(folder) == ["2026-11.001"]  # no half run, the earlier one untouched
+
+
+def test_malformed_csv_row_names_file_and_line(tmp_path):
+    folder = _workspace(tmp_path)
+    (folder / "wms" / "items.csv").write_text(ITEMS_WMS + "3,Tape,1.2,extra\n")
+    result = _run("run", str(folder), "--period", "2026-11")
+    assert result.returncode == 1
+    assert "has 1 malformed row(s)" in result.stderr
+    assert "line 4: Expected Number of Columns: 3 Found: 4" in result.stderr
+    assert _runs(folder) == []
+
+
+def test_value_of_wrong_type_is_quarantined_and_reported(tmp_path):
+    folder = _workspace(tmp_path)
+    (folder / "wms" / "items.csv").write_text(ITEMS_WMS.replace("6.61", "six"))
+    result = _run("run", str(folder), "--period", "2026-11")
+    assert result.returncode == 0, result.stderr
+    findings = pq.read_table(folder / ".tallyclerk" / "runs" / "2026-11.001" / "findings.parquet")
+    rows = findings.select(["rule_id", "problem", "key", "field", "other_value", "message"])
+    # The quarantined row is not in the snapshot, so the match also reports it missing.
+    assert [(r["rule_id"], r["problem"], r["key"]) for r in rows.to_pylist()] == [
+        ("item-sync", "missing_in_wms", "item_id=2"),
+        ("schema.wms__item", "quarantined", "item_id=2"),
+    ]
+    assert rows.to_pylist()[1] == {
+        "rule_id": "schema.wms__item",
+        "problem": "quarantined",
+        "key": "item_id=2",
+        "field": "weight_kg",
+        "other_value": "six",
+        "message": "wms/items.csv line 3: weight_kg 'six' is not a valid decimal; "
+        "the row is quarantined.",
+    }
+    assert (
+        folder / ".tallyclerk" / "runs" / "2026-11.001" / "quarantine" / "wms__item.parquet"
+    ).exists()
+
+
+def test_missing_workspace_file_is_a_usage_error(tmp_path):
+    result = _run("run", str(tmp_path), "--period", "2026-11")
+    assert result.returncode == 2
+    assert f"no tallyclerk.yaml in {tmp_path}" in result.stderr
