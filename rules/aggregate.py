@@ -149,22 +149,21 @@ def _totals_sql(
 ) -> exp.Select:
     """One side's total of its measure per group of its `by` columns."""
     base = ctx.columns(side.table, where=_where(rule, f"{name}.table"))
-    joined: list[str] = []
+    sources: dict[str, str] = {}
     if side.join is not None:
         if side.join.table == side.table:
             raise RuleError(f"{_where(rule, f'{name}.join.table')}: join a different table.")
         ctx.require(side.table, side.join.on, where=_where(rule, f"{name}.join.on"))
         ctx.require(side.join.table, side.join.on, where=_where(rule, f"{name}.join.on"))
-        joined = list(ctx.columns(side.join.table, where=_where(rule, f"{name}.join.table")))
+        sources = dict.fromkeys(ctx.columns(side.join.table, where=""), side.join.table)
     # Where a column is in both tables, the side's own table wins.
-    owners = {column: side.join.table for column in joined} if side.join else {}
-    owners |= {column: side.table for column in base}
+    sources |= dict.fromkeys(base, side.table)
 
     for column in side.by:
-        if column not in owners:
+        if column not in sources:
             ctx.require(side.table, [column], where=_where(rule, f"{name}.by"))
-    groups = [_qualified(column, owners) for column in side.by]
-    measure = _user_expression(rule, ctx, side.measure, owners, where=f"{name}.measure")
+    groups = [_qualified(column, sources) for column in side.by]
+    measure = _user_expression(rule, ctx, side.measure, sources, where=f"{name}.measure")
     total = exp.Sum(this=measure)
 
     query = exp.select(
@@ -177,7 +176,7 @@ def _totals_sql(
         query = query.join(table(side.join.table), using=using, join_type="inner")
     if side.filter is not None:
         query = query.where(
-            _user_expression(rule, ctx, side.filter, owners, where=f"{name}.filter")
+            _user_expression(rule, ctx, side.filter, sources, where=f"{name}.filter")
         )
     return query.group_by(*(group.copy() for group in groups))
 
@@ -186,7 +185,7 @@ def _user_expression(
     rule: AggregateRule,
     ctx: CompileContext,
     text: str,
-    owners: dict[str, str],
+    sources: dict[str, str],
     *,
     where: str,
 ) -> exp.Expression:
@@ -194,17 +193,17 @@ def _user_expression(
     where = _where(rule, where)
     try:
         tree = parse_expression(text, where=where)
-        check_columns(tree, owners, where=where, allow=PERIOD_NAMES)
+        check_columns(tree, sources, where=where, allow=PERIOD_NAMES)
     except ExpressionError as exc:
         raise RuleError(str(exc)) from exc
     tree = bind_period(tree, start=ctx.period_start, end=ctx.period_end)
     return tree.transform(
-        lambda node: _qualified(node.name, owners) if isinstance(node, exp.Column) else node
+        lambda node: _qualified(node.name, sources) if isinstance(node, exp.Column) else node
     )
 
 
-def _qualified(column: str, owners: dict[str, str]) -> exp.Column:
-    return col(column, table_name(owners[column]))
+def _qualified(column: str, sources: dict[str, str]) -> exp.Column:
+    return col(column, table_name(sources[column]))
 
 
 def _system(side: AggregateSide) -> str:

@@ -50,6 +50,8 @@ def _require_columns(rule: MatchRule, ctx: CompileContext) -> None:
             ctx.require(ref, [compare.name], where=_where(rule, f"fields[{position}].name"))
         if rule.money_field:
             ctx.require(ref, [rule.money_field], where=_where(rule, "money_field"))
+    if rule.money_field in rule.key:
+        raise RuleError(f"{_where(rule, 'money_field')}: name a money column, not a key column.")
     for position, compare in enumerate(rule.fields):
         for option in ("abs_tol", "rel_tol", "window_seconds"):
             if getattr(compare, option) is not None and option not in _OPTIONS.get(

@@ -125,7 +125,7 @@ def _regression_sql(rule: SequenceRule, ctx: CompileContext) -> exp.Select:
             col(rule.order_by),
         ),
     )
-    return body.from_(exp.Table(this=_name(_REGRESSIONS))).where(_first(rule))
+    return body.from_(exp.Table(this=_name(_REGRESSIONS))).where(_first_of_key())
 
 
 def _unknown_sql(rule: SequenceRule, ctx: CompileContext) -> exp.Select:
@@ -140,7 +140,7 @@ def _unknown_sql(rule: SequenceRule, ctx: CompileContext) -> exp.Select:
             " is not in the lifecycle " + ", ".join(rule.lifecycle),
         ),
     )
-    return body.from_(exp.Table(this=_name(_UNKNOWN))).where(_first(rule))
+    return body.from_(exp.Table(this=_name(_UNKNOWN))).where(_first_of_key())
 
 
 def _body(
@@ -165,7 +165,7 @@ def _body(
     )
 
 
-def _first(rule: SequenceRule) -> exp.Expression:
+def _first_of_key() -> exp.Expression:
     # One finding per key: the finding id is made of rule, key, field and problem.
     return exp.EQ(this=col(_NTH), expression=exp.Literal.number(1))
 

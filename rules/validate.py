@@ -38,13 +38,66 @@ def validate_sql(rule: ValidateRule, ctx: CompileContext) -> exp.Select:
     columns = ctx.columns(rule.table, where=_where(rule, "table"))
     key = list(rule.key) if rule.key else [columns[0]]
     ctx.require(rule.table, key, where=_where(rule, "key"))
+    _refuse_repeated_checks(rule)
     checked = _Checked(rule, ctx, key)
 
     bodies = [checked.body(check, position) for position, check in enumerate(rule.checks)]
-    if len(bodies) == 1:
-        return bodies[0]
-    union = exp.union(*bodies, distinct=False)
-    return exp.select(*(col(name) for name in BODY_COLUMNS)).from_(union.subquery(_name("checks")))
+    failed = bodies[0] if len(bodies) == 1 else exp.union(*bodies, distinct=False)
+    return _one_per_key(failed)
+
+
+def _refuse_repeated_checks(rule: ValidateRule) -> None:
+    """Two checks of one kind on one field would share finding ids."""
+    seen: dict[tuple[str, str], int] = {}
+    for position, check in enumerate(rule.checks):
+        earlier = seen.setdefault((check.check, _field_of(check)), position)
+        if earlier != position:
+            raise RuleError(
+                f"{_where(rule, f'checks[{position}]')}: repeats the {check.check} check on "
+                f"{_field_of(check)} of checks[{earlier}]; merge the two, or write an "
+                "expression check with its own name."
+            )
+
+
+def _field_of(check: Check) -> str:
+    """The finding's field: the column, the columns joined by '+', or the check's name."""
+    if isinstance(check, Unique):
+        return "+".join(check.columns)
+    if isinstance(check, Expression):
+        return check.name
+    return check.column
+
+
+def _one_per_key(failed: exp.Query) -> exp.Select:
+    """The first failing row per key, field and problem, since these make the finding id.
+
+    A key that is not unique (the first column by default) can name several failing rows;
+    the finding then says how many there are.
+    """
+    identity = [col(name) for name in ("problem", "key", "field")]
+    rows = exp.Window(this=exp.Count(this=exp.Star()), partition_by=identity)
+    first = exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[name.copy() for name in identity],
+        order=exp.Order(expressions=[exp.Ordered(this=col("other_value"), nulls_first=True)]),
+    )
+    numbered = exp.select(exp.Star(), rows.as_("rows", quoted=True), first.as_("nth", quoted=True))
+    numbered = numbered.from_(failed.subquery(_name("failed")))
+
+    more = exp.GT(this=col("rows"), expression=_number(1))
+    message = (
+        exp.case()
+        .when(more, _sentence(col("message"), " (", col("rows"), " rows with this key)"))
+        .else_(col("message"))
+    )
+    columns = [
+        message.as_(name, quoted=True) if name == "message" else col(name) for name in BODY_COLUMNS
+    ]
+    return (
+        exp.select(*columns)
+        .from_(numbered.subquery(_name("numbered")))
+        .where(exp.EQ(this=col("nth"), expression=_number(1)))
+    )
 
 
 class _Checked:
@@ -85,7 +138,7 @@ class _Checked:
         self.require(check.columns, f"{where}.columns")
         values = [col(name, self.alias) for name in check.columns]
         count = exp.Count(this=exp.Star())
-        field = "+".join(check.columns)
+        field = _field_of(check)
         body = self.select(
             problem="unique",
             key=key_text(list(zip(check.columns, values, strict=True))),
@@ -105,7 +158,7 @@ class _Checked:
         read = [check.name] if check.name in self.columns else columns_of(tree)
         shown = col(read[0], self.alias) if read else None
         says = f"fails the check: {check.predicate}"
-        return self.failing(check, failing, says, shown, field=check.name)
+        return self.failing(check, failing, says, shown)
 
     def accepted_values(self, check: AcceptedValues, value: exp.Expression) -> exp.Select:
         # A join against an inline VALUES list stays small in the plan, unlike a long IN list.
@@ -168,11 +221,10 @@ class _Checked:
         says: str,
         value: exp.Expression | None = None,
         *,
-        field: str | None = None,
         not_null: exp.Expression | None = None,
     ) -> exp.Select:
         """One finding per row meeting `condition`; `not_null` skips rows where it is NULL."""
-        field = field or getattr(check, "column", "")
+        field = _field_of(check)
         shown: list[str | exp.Expression] = [f"{field} "]
         if value is not None:
             shown += [value, " "]
@@ -254,5 +306,6 @@ def _sentence(*parts: str | exp.Expression) -> exp.Expression:
         if isinstance(part, str)
         else exp.Coalesce(this=as_text(part), expressions=[_text("NULL")])
         for part in parts
+        if not isinstance(part, str) or part
     ]
     return exp.Concat(expressions=pieces, safe=True)

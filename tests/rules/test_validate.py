@@ -329,6 +329,26 @@ def test_declared_key_filter_and_several_checks(run_rule):
     ]
 
 
+def test_rows_sharing_a_key_make_one_finding_that_counts_them(run_rule):
+    # Without a declared key the first column names a row; SH1 has two events without a time.
+    events = pl.DataFrame(
+        {"shipment_id": ["SH1", "SH1", "SH1", "SH2"], "event_time": [None, None, "10:00", None]}
+    )
+    rule = {
+        "id": "event-times",
+        "kind": "validate",
+        "table": "tms.shipment_event",
+        "checks": [{"check": "not_null", "column": "event_time"}],
+    }
+
+    found = run_rule(rule, {"tms.shipment_event": events}, columns=("key", "message"))
+
+    assert found == [
+        ("shipment_id=SH1", "event_time has no value (2 rows with this key)"),
+        ("shipment_id=SH2", "event_time has no value"),
+    ]
+
+
 # --- configuration errors -----------------------------------------------------------
 
 
@@ -397,6 +417,25 @@ def test_unknown_table_names_the_snapshots_there_are():
     assert str(raised.value) == (
         "rule 'x' checks[0].to_column: no snapshot 'erp.shipment' in this workspace; "
         "map a source onto it, or use one of: tms.shipment."
+    )
+
+
+def test_two_checks_of_one_kind_on_one_field_are_refused():
+    rule = {
+        "id": "x",
+        "kind": "validate",
+        "table": "tms.shipment",
+        "checks": [
+            {"check": "pattern", "column": "shipment_id", "regex": "^SH"},
+            {"check": "not_null", "column": "shipment_id"},
+            {"check": "pattern", "column": "shipment_id", "regex": "[0-9]$"},
+        ],
+    }
+    with pytest.raises(RuleError) as raised:
+        _compile(rule, SHIPMENTS)
+    assert str(raised.value) == (
+        "rule 'x' checks[2]: repeats the pattern check on shipment_id of checks[0]; "
+        "merge the two, or write an expression check with its own name."
     )
 
 
