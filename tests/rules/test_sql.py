@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
+from rules.compile import rule_sql
 from rules.sql import bind_period, check_columns, parse_expression
-from tallyclerk.errors import ExpressionError
+from tallyclerk.errors import ConfigError, ExpressionError
+
+from .conftest import build_context, parse_rule
 
 WHERE = "rule 'x' left.measure"
 ONLY_ROWS = "Only single-row expressions over the row's own columns are accepted."
@@ -72,3 +76,44 @@ def test_a_safe_expression_is_kept_and_the_period_bounds_become_instants():
     assert bound.sql(dialect="duckdb") == (
         "LTRIM(item_id, '0') <> '' AND posted_at < CAST('2026-12-01 00:00:00+00' AS TIMESTAMPTZ)"
     )
+
+
+# --- the SQL a rule is shown as -------------------------------------------------------
+
+
+def _time_match() -> tuple:
+    rule = parse_rule(
+        {
+            "id": "shipped-in-time",
+            "kind": "match",
+            "entity": "shipment",
+            "systems": ["wms", "tms"],
+            "key": ["shipment_id"],
+            "fields": [
+                {"name": "shipped_at", "compare": "time", "window_seconds": 60},
+                {"name": "carrier_scac", "compare": "text"},
+            ],
+        }
+    )
+    columns = pl.DataFrame({"shipment_id": ["SH1"], "shipped_at": [None], "carrier_scac": [None]})
+    return rule, build_context({"wms.shipment": columns, "tms.shipment": columns})
+
+
+def test_spark_sql_uses_spark_functions_and_quoting():
+    rule, ctx = _time_match()
+
+    spark = rule_sql(rule, ctx, "spark")
+    duckdb = rule_sql(rule, ctx, "duckdb")
+
+    assert "UNIX_TIMESTAMP(CAST(`wms__shipped_at` AS TIMESTAMP))" in spark
+    assert "REGEXP_REPLACE(CAST(`wms__carrier_scac` AS STRING), '\\\\s+', ' ')" in spark
+    assert 'EPOCH(CAST("wms__shipped_at" AS TIMESTAMPTZ))' in duckdb
+    assert "REGEXP_REPLACE(CAST(\"wms__carrier_scac\" AS TEXT), '\\s+', ' ', 'g')" in duckdb
+
+
+def test_an_untested_dialect_is_refused():
+    rule, ctx = _time_match()
+    with pytest.raises(
+        ConfigError, match=r"^unknown SQL dialect 'postgres'; use one of: duckdb, spark\.$"
+    ):
+        rule_sql(rule, ctx, "postgres")
