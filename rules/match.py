@@ -53,14 +53,17 @@ def _require_columns(rule: MatchRule, ctx: CompileContext) -> None:
     if rule.money_field in rule.key:
         raise RuleError(f"{_where(rule, 'money_field')}: name a money column, not a key column.")
     for position, compare in enumerate(rule.fields):
-        for option in ("abs_tol", "rel_tol", "window_seconds"):
-            if getattr(compare, option) is not None and option not in _OPTIONS.get(
-                compare.compare, ()
-            ):
-                raise RuleError(
-                    f"{_where(rule, f'fields[{position}].{option}')}: {option} does not apply "
-                    f"to compare: {compare.compare}; remove it or change the compare mode."
-                )
+        _refuse_misplaced_options(rule, compare, position)
+
+
+def _refuse_misplaced_options(rule: MatchRule, compare: FieldCompare, position: int) -> None:
+    """A tolerance the compare mode does not read would be silently ignored."""
+    for option in ("abs_tol", "rel_tol", "window_seconds"):
+        if getattr(compare, option) is not None and option not in _OPTIONS.get(compare.compare, ()):
+            raise RuleError(
+                f"{_where(rule, f'fields[{position}].{option}')}: {option} does not apply "
+                f"to compare: {compare.compare}; remove it or change the compare mode."
+            )
 
 
 # --- the rows every finding reads ---------------------------------------------------
@@ -95,6 +98,7 @@ def _paired_sql(rule: MatchRule) -> exp.Select:
     on = exp.and_(
         *(exp.EQ(this=col(name, first), expression=col(name, second)) for name in rule.key)
     )
+    # A key on several records of either side pairs with nothing; duplicate_key reports it.
     once = [
         exp.EQ(
             this=exp.Coalesce(this=col(_ROWS, side), expressions=[_number(1)]),
