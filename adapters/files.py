@@ -63,6 +63,10 @@ def _read_parquet(path: Path, *, where: str) -> pa.Table:
 
 
 def _read_csv(path: Path, *, where: str, delimiter: str) -> pa.Table:
+    if path.stat().st_size == 0:
+        raise SourceError(
+            f"{where}: {path} is empty: not even a header line. Export the file again."
+        )
     con = duckdb.connect()
     scan = (
         "read_csv(?, header = true, all_varchar = true, delim = ?, quote = '\"', "
@@ -77,7 +81,7 @@ def _read_csv(path: Path, *, where: str, delimiter: str) -> pa.Table:
             "SELECT line, error_message, csv_line FROM reject_errors ORDER BY line"
         ).fetchall()
     except duckdb.Error as exc:
-        raise SourceError(f"{where}: cannot read CSV file {path}: {exc}") from exc
+        raise SourceError(_unreadable_message(path, exc, where=where)) from exc
     finally:
         con.close()
     if rejects:
@@ -86,19 +90,53 @@ def _read_csv(path: Path, *, where: str, delimiter: str) -> pa.Table:
 
 
 def _rejects_message(path: Path, rejects: list[tuple], *, where: str) -> str:
-    lines = [
-        f"  line {line}: {message.strip()}: {text.strip()[:80]!r}"
-        for line, message, text in rejects[:_SHOWN_REJECTS]
+    # DuckDB may report one line more than once (each extra field); keep the first.
+    first_per_line: dict[int, tuple] = {}
+    for line, message, text in rejects:
+        first_per_line.setdefault(line, (message, text))
+    shown = [
+        f"  line {line}: {message.strip()}: {(text or '').strip()[:80]!r}"
+        for line, (message, text) in list(first_per_line.items())[:_SHOWN_REJECTS]
     ]
-    more = len(rejects) - _SHOWN_REJECTS
+    more = len(first_per_line) - _SHOWN_REJECTS
     if more > 0:
-        lines.append(f"  ... and {more} more")
-    return (
-        f"{where}: {path} has {len(rejects)} malformed row(s):\n"
-        + "\n".join(lines)
-        + "\nFix the export so every row has as many fields as the header, "
+        shown.append(f"  ... and {more} more")
+    encoding = any("unicode" in message.lower() for message, _ in first_per_line.values())
+    advice = (
+        "Save the export as UTF-8."
+        if encoding
+        else "Fix the export so every row has as many fields as the header, "
         "or quote fields that contain the delimiter."
     )
+    return (
+        f"{where}: {path} has {len(first_per_line)} malformed row(s):\n"
+        + "\n".join(shown)
+        + f"\n{advice}"
+    )
+
+
+def _unreadable_message(path: Path, exc: duckdb.Error, *, where: str) -> str:
+    """DuckDB's own message is long; say what is wrong, and where when we can find it."""
+    first = str(exc).strip().splitlines()[0]
+    line = _unclosed_quote_line(path)
+    if line is not None:
+        return (
+            f"{where}: {path} line {line}: a quoted field is never closed, so the rest of the "
+            "file cannot be split into rows. Close the quote, or double quotes inside fields."
+        )
+    return f"{where}: cannot read {path} as CSV: {first}"
+
+
+def _unclosed_quote_line(path: Path) -> int | None:
+    """The line where a quote opens that no later quote closes, if there is one."""
+    opened_at, inside = None, False
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for number, text in enumerate(handle, start=1):
+            for char in text:
+                if char == '"':
+                    inside = not inside
+                    opened_at = number if inside else opened_at
+    return opened_at if inside else None
 
 
 def _sha256(path: Path) -> str:

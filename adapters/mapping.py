@@ -50,9 +50,11 @@ def apply_mapping(
     _check_mapping(raw, entity, columns, value_maps, types, where=where)
 
     # Step 1: type the declared source columns, then apply value maps.
+    # Columns come out in the entity's canonical order, key first.
     mapped = {
-        name: _apply_value_map(_typed_sources(tree, types), value_maps.get(name))
-        for name, tree in columns.items()
+        name: _apply_value_map(_typed_sources(columns[name], types), value_maps.get(name))
+        for name in entity.columns
+        if name in columns
     }
 
     # Step 2: cast to canonical types. A value that comes out NULL although every

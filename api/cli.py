@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections import Counter
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,8 @@ from rich.table import Table
 
 from engine.config import load_workspace, parse_period
 from engine.run import STAGES, RunResult, run_workspace
-from engine.scoring import Score, score_findings
+from engine.sample.generate import MAX_ORDERS, MIN_ORDERS, generate
+from engine.scoring import Score, check_expected_file, score_findings
 from reports.run_report import render_run_report
 from rules.compile import rule_sql
 from tallyclerk.errors import ConfigError, TallyclerkError
@@ -43,7 +45,7 @@ Workspace = Annotated[
 ]
 
 
-class Dialect(str, Enum):
+class Dialect(StrEnum):
     duckdb = "duckdb"
     spark = "spark"
 
@@ -53,21 +55,27 @@ def demo(
     folder: Annotated[Path, typer.Argument(help="Where to write the sample tenant.")] = (
         DEFAULT_DEMO_DIR
     ),
-    orders: Annotated[int, typer.Option(min=10, help="Sales orders in the period.")] = 2000,
-    seed: Annotated[int, typer.Option(help="Seed; the same seed gives identical files.")] = 7,
+    orders: Annotated[
+        int, typer.Option(min=MIN_ORDERS, max=MAX_ORDERS, help="Sales orders in the period.")
+    ] = 2000,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Seed; the same seed gives identical files.")
+    ] = 7,
     generate_only: Annotated[
         bool, typer.Option("--generate-only", help="Write the files, do not run the close.")
     ] = False,
 ) -> None:
     """Generate the Harborline Distribution sample tenant and run its November 2026 close."""
-    from engine.sample.generate import generate
-
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder} is a file; name a folder for the sample tenant.")
     with err.status(f"Generating {orders:,} orders into {folder} ..."):
         summary = generate(folder, orders=orders, seed=seed)
     rows = sum(count for _, count in summary.files)
     err.print(
-        f"Wrote the sample tenant to [bold]{folder}[/]: {len(summary.files)} files, {rows:,} rows, "
-        f"{summary.injected} planted discrepancies."
+        f"Wrote the sample tenant to {folder}: {len(summary.files)} files, {rows:,} rows, "
+        f"{summary.injected} planted discrepancies.",
+        markup=False,
+        highlight=False,
     )
     if not generate_only:
         _run_and_report(folder, DEMO_PERIOD)
@@ -100,27 +108,20 @@ def rules_sql(
     rule: Annotated[str | None, typer.Option(help="Only this rule id.")] = None,
 ) -> None:
     """Print the SQL each rule compiles to, in the dialect of the chosen engine."""
-    from adapters.canonical import ENTITIES
-
-    loaded = load_workspace(workspace)
-    config = loaded.config
-    tables = {
-        f"{system}.{source.entity}": [
-            name for name in ENTITIES[source.entity].columns if name in source.columns
-        ]
-        for system, system_config in config.systems.items()
-        for source in system_config.sources
-    }
+    config = load_workspace(workspace).config
+    tables = config.planned_tables()
     context = config.compile_context(tables, parse_period("2026-01", config.timezone))
     chosen = [r for r in config.rules if rule in (None, r.id)]
     if not chosen:
         raise ConfigError(f"no rule {rule!r} in {workspace}; `tallyclerk rules list` shows them.")
     for item in chosen:
-        out.print(f"-- rule {item.id} ({item.kind})", style="bold", highlight=False)
-        out.print(rule_sql(item, context, dialect.value) + ";\n", highlight=False)
+        # Plain text: the SQL must reach a file exactly as it runs, never re-wrapped.
+        sys.stdout.write(f"-- rule {item.id} ({item.kind})\n")
+        sys.stdout.write(rule_sql(item, context, dialect.value) + ";\n\n")
 
 
 def _run_and_report(workspace: Path, period: str) -> None:
+    check_expected_file(workspace)
     columns = (TextColumn("{task.description:<10}"), BarColumn(), TaskProgressColumn())
     with Progress(*columns, console=err, transient=True) as progress:
         tasks = {name: progress.add_task(name, total=None) for name, _ in STAGES}
@@ -157,17 +158,37 @@ def _print_summary(result: RunResult, score: Score | None) -> None:
             f"recall {score.recall:.2f} ({score.true_positives} of {score.expected} expected)"
         )
         for row in score.missed:
-            out.print(f"  missed:     {', '.join(row)}", style="yellow", highlight=False)
+            out.print(
+                f"  missed:     {', '.join(row)}", style="yellow", markup=False, highlight=False
+            )
         for row in score.unexpected:
-            out.print(f"  unexpected: {', '.join(row)}", style="yellow", highlight=False)
-    out.print(f"Report: {result.folder / 'report.html'}")
+            out.print(
+                f"  unexpected: {', '.join(row)}", style="yellow", markup=False, highlight=False
+            )
+    out.print(f"Report: {result.folder / 'report.html'}", markup=False, highlight=False)
 
 
 def main() -> None:
     """Entry point: errors print one clear message and exit 2 (usage) or 1 (run)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         app()
     except TallyclerkError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing of this run was kept.", 130)
+    except OSError as exc:
+        _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), 1)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM stops a run like Ctrl-C does, so its staging folder is removed."""
+    raise KeyboardInterrupt
+
+
+def _fail(message: str, code: int) -> None:
+    # Messages are printed whole: never re-wrapped, and brackets in them are not markup.
+    err.print("error: ", style="bold red", end="")
+    err.print(message, markup=False, highlight=False, soft_wrap=True)
+    sys.exit(code)

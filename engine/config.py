@@ -58,6 +58,16 @@ class Workspace(_Strict):
     ownership: dict[str, OwnershipConfig] = {}
     rules: list[Rule] = []
 
+    def planned_tables(self) -> dict[str, list[str]]:
+        """The snapshot columns each source will have, known before anything is read."""
+        return {
+            f"{system}.{source.entity}": [
+                name for name in ENTITIES[source.entity].columns if name in source.columns
+            ]
+            for system, system_config in self.systems.items()
+            for source in system_config.sources
+        }
+
     def compile_context(self, tables: dict[str, list[str]], period: Period) -> CompileContext:
         field_owners = {
             (entity, field): system
@@ -97,6 +107,8 @@ def parse_period(text: str, timezone: str = "UTC") -> Period:
         raise ConfigError(
             f"invalid period {text!r}: write a month as YYYY-MM, for example --period 2026-11."
         ) from None
+    if first.year >= 9999:
+        raise ConfigError(f"invalid period {text!r}: the year must be before 9999.")
     zone = ZoneInfo(timezone)
     start = datetime(first.year, first.month, 1, tzinfo=zone)
     following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
@@ -181,9 +193,11 @@ def _check_references(config: Workspace, path: Path) -> None:
         ZoneInfo(config.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(
-            f"{path}: timezone: unknown time zone {config.timezone!r}; use a name like Europe/Berlin."
+            f"{path}: timezone: unknown time zone {config.timezone!r}; "
+            "use a name like Europe/Berlin."
         ) from None
     for system, system_config in config.systems.items():
+        mapped: dict[str, int] = {}
         for index, source in enumerate(system_config.sources):
             key = f"systems.{system}.sources[{index}]"
             if source.entity not in ENTITIES:
@@ -191,6 +205,13 @@ def _check_references(config: Workspace, path: Path) -> None:
                     f"{path}: {key}.entity: unknown entity {source.entity!r}; "
                     f"use one of: {', '.join(sorted(ENTITIES))}."
                 )
+            if source.entity in mapped:
+                raise ConfigError(
+                    f"{path}: {key}.entity: {system} already maps a source onto "
+                    f"{source.entity} (sources[{mapped[source.entity]}]); "
+                    "map one source per entity and system."
+                )
+            mapped[source.entity] = index
             for column, type_name in source.types.items():
                 if type_name not in SQL_TYPES:
                     raise ConfigError(
@@ -202,6 +223,11 @@ def _check_references(config: Workspace, path: Path) -> None:
             raise ConfigError(f"{path}: ownership.{entity}: unknown entity {entity!r}.")
         known_system(entry.owner, f"ownership.{entity}.owner")
         for field, system in entry.fields.items():
+            if field not in ENTITIES[entity].columns:
+                raise ConfigError(
+                    f"{path}: ownership.{entity}.fields.{field}: {entity} has no field "
+                    f"{field!r}; its fields are: {', '.join(ENTITIES[entity].columns)}."
+                )
             known_system(system, f"ownership.{entity}.fields.{field}")
     seen: set[str] = set()
     for index, rule in enumerate(config.rules):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 import uuid
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 
 STATE_DIR = ".tallyclerk"
 RUNS_DIR = "runs"
+# Names of a run in progress: its staging folder (with the pid) and its claimed run id.
+_STAGING = ".tmp-"
+_CLAIM = ".claim-"
 
 Progress = Callable[[str, int, int], None]
 # Renders a finished run as HTML; the engine never imports `reports`, the caller passes it.
@@ -153,10 +157,16 @@ def run_workspace(
     """Run every rule of the workspace in `folder` over one period."""
     workspace = load_workspace(folder)
     period = parse_period(period_text, workspace.config.timezone)
+    # Compile every rule against the planned snapshot columns first, so a bad rule
+    # fails in a second instead of after every source has been read.
+    planned = workspace.config.compile_context(workspace.config.planned_tables(), period)
+    for rule in workspace.config.rules:
+        compile_rule(rule, planned)
     runs = folder / STATE_DIR / RUNS_DIR
     runs.mkdir(parents=True, exist_ok=True)
+    _sweep_abandoned(runs)
     run_id, claim = _claim_run_id(runs, period.label)
-    staging = runs / f".tmp-{uuid.uuid4().hex}"
+    staging = runs / f"{_STAGING}{os.getpid()}-{uuid.uuid4().hex[:12]}"
     staging.mkdir()
     ctx = RunContext(workspace, period, run_id, staging, progress or (lambda *_: None), render)
     started = time.perf_counter()
@@ -169,6 +179,11 @@ def run_workspace(
         return _publish(ctx, runs)
     except TallyclerkError:
         raise
+    except RuntimeError as exc:
+        # DuckDB turns Ctrl-C into an interrupted query; report it as the interrupt it is.
+        if "interrupted" in str(exc).lower():
+            raise KeyboardInterrupt from exc
+        raise RunError(f"the run of {folder} for {period.label} failed: {exc!r}") from exc
     except Exception as exc:
         raise RunError(f"the run of {folder} for {period.label} failed: {exc!r}") from exc
     finally:
@@ -185,19 +200,46 @@ def _publish(ctx: RunContext, runs: Path) -> RunResult:
     return RunResult(ctx.run_id, runs / ctx.run_id, manifest, ctx.findings, ctx.actions)
 
 
+def _sweep_abandoned(runs: Path) -> None:
+    """Remove the staging folders and claims of runs whose process is gone (killed -9)."""
+    for path in runs.iterdir():
+        if not path.name.startswith((_STAGING, _CLAIM)):
+            continue
+        owner = path.name.removeprefix(_STAGING).split("-")[0] if path.is_dir() else None
+        if owner is None:
+            owner = path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+        if owner.isdigit() and not _process_alive(int(owner)):
+            log.warning("removing %s, left by run process %s that no longer exists", path, owner)
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _claim_run_id(runs: Path, period: str) -> tuple[str, Path]:
     """The next free run id of the period, claimed atomically so two runs never share one."""
     while True:
-        names = [p.name.removeprefix(".claim-") for p in runs.iterdir()]
+        names = [p.name.removeprefix(_CLAIM) for p in runs.iterdir()]
         numbers = [
             int(tail)
             for name in names
             if name.startswith(f"{period}.") and (tail := name.rsplit(".", 1)[1]).isdigit()
         ]
         run_id = f"{period}.{max(numbers, default=0) + 1:03d}"
-        claim = runs / f".claim-{run_id}"
+        claim = runs / f"{_CLAIM}{run_id}"
         try:
-            claim.touch(exist_ok=False)
+            with claim.open("x", encoding="utf-8") as handle:
+                handle.write(str(os.getpid()))
         except FileExistsError:
             continue
         if (runs / run_id).exists():

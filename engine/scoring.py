@@ -32,16 +32,28 @@ class Score:
         return self.true_positives / self.expected if self.expected else 1.0
 
 
+def check_expected_file(folder: Path) -> None:
+    """Refuse a malformed expected_findings.csv before a run starts, not after."""
+    path = folder / EXPECTED_FILE
+    if path.is_file():
+        with path.open(newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), [])
+        missing = [name for name in IDENTITY if name not in header]
+        if missing:
+            raise ConfigError(
+                f"{path}: missing column(s) {', '.join(missing)}; the header must name "
+                f"{', '.join(IDENTITY)}. Fix or remove the file."
+            )
+
+
 def score_findings(folder: Path, findings: pa.Table) -> Score | None:
     """Compare with `expected_findings.csv` in `folder`; None when there is no such file."""
+    check_expected_file(folder)
     path = folder / EXPECTED_FILE
     if not path.is_file():
         return None
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        missing = [name for name in IDENTITY if name not in (reader.fieldnames or [])]
-        if missing:
-            raise ConfigError(f"{path}: missing column(s) {', '.join(missing)}.")
         expected = {tuple(row[name] or "" for name in IDENTITY) for row in reader}
     found = {
         tuple(row[name] or "" for name in IDENTITY)

@@ -66,6 +66,16 @@ def parse_expression(text: str | int | float, *, where: str) -> exp.Expression:
 
 def _refuse_unsafe(node: exp.Expression, *, source: str, where: str) -> None:
     name = type(node).__name__
+    if isinstance(node, (exp.AggFunc, exp.Window)):
+        raise ExpressionError(
+            f"{where}: {source!r} is not allowed: {node.sql(READ_DIALECT)} works across rows; "
+            "write an expression over one row's columns (the rule does the grouping)."
+        )
+    if isinstance(node, exp.Alias):
+        raise ExpressionError(
+            f"{where}: {source!r} is not allowed: drop the alias ({node.sql(READ_DIALECT)}); "
+            "the name comes from the configuration key."
+        )
     if isinstance(node, _FORBIDDEN) or name.startswith("Read"):
         raise ExpressionError(
             f"{where}: {source!r} is not allowed: it contains {_describe(node)}. "
