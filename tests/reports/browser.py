@@ -39,10 +39,10 @@ CALL_TIMEOUT = 30.0
 
 
 def find_chromium() -> str | None:
-    """Debian's `chromium`, or the binary named by TALLYCLERK_CHROMIUM."""
+    """Debian's `chromium`, or the binary TALLYCLERK_CHROMIUM names; None when there is none."""
     named = os.environ.get("TALLYCLERK_CHROMIUM")
     if named:
-        return named
+        return named if Path(named).is_file() else None
     for name in ("chromium", "chromium-browser"):
         found = shutil.which(name)
         if found:
@@ -151,6 +151,12 @@ class Page:
         self._wait_for("Page.loadEventFired")
         # Give scripts that run after load, and late console messages, a moment to arrive.
         self.evaluate("new Promise(r => setTimeout(r, 150))", wait=True)
+
+    def follow(self, selector: str) -> None:
+        """Click the link `selector` finds and wait for the page it opens."""
+        self._events.clear()
+        self.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
+        self._wait_for("Page.loadEventFired")
 
     def evaluate(self, expression: str, *, wait: bool = False) -> object:
         result = self.call(

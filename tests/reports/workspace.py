@@ -43,7 +43,11 @@ systems:
     sources:
       - entity: shipment
         file: tms_shipments.csv
-        columns: {shipment_id: id, carrier_scac: scac, freight_cost: cost, carrier_invoice_no: invoice}
+        columns:
+          shipment_id: id
+          carrier_scac: scac
+          freight_cost: cost
+          carrier_invoice_no: invoice
   finance:
     kind: finance
     sources:
