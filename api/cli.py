@@ -110,7 +110,7 @@ def report(
     out: Annotated[
         Path | None,
         typer.Option(
-            help="Where to write the HTML; `-` for standard output. [default: ./RUN-KIND.html]"
+            help="Where to write the HTML, `-` for standard output; by default RUN_ID-KIND.html."
         ),
     ] = None,
 ) -> None:

@@ -28,16 +28,21 @@ MATCH_COLUMNS = {
     "field": "field",
 }
 # The columns to read from an earlier run to recompute its headline figures.
-FIGURE_COLUMNS = ("finding_id", *MATCH_COLUMNS.values(), "amount_at_risk")
+FIGURE_COLUMNS = ("finding_id", "key", *MATCH_COLUMNS.values(), "amount_at_risk")
 
 
 @dataclass(frozen=True)
 class Figure:
-    """One headline's numbers in one run."""
+    """One headline's numbers in one run.
+
+    `count` is of records (entity and business key): an invoice both billed twice
+    and above its rated cost is one invoice awaiting reconciliation, in two findings.
+    """
 
     headline: HeadlineConfig
     count: int
     amount: Decimal
+    findings: int
 
     @property
     def value(self) -> Decimal | int:
@@ -92,11 +97,12 @@ def counts_towards(headline: HeadlineConfig, finding: dict) -> bool:
 
 
 def figures(headlines: Sequence[HeadlineConfig], findings: Iterable[dict]) -> list[Figure]:
-    """Each headline's count and money at risk over `findings`."""
+    """Each headline's records, money at risk and findings over `findings`."""
     rows = list(findings)
     result = []
     for headline in headlines:
         chosen = [row for row in rows if counts_towards(headline, row)]
+        records = len({(row["entity"], row["key"]) for row in chosen})
         amount = sum((row["amount_at_risk"] or Decimal(0) for row in chosen), Decimal(0))
-        result.append(Figure(headline, len(chosen), amount))
+        result.append(Figure(headline, records, amount, len(chosen)))
     return result

@@ -62,8 +62,9 @@ def age_bucket(age_days: int) -> str:
 
 
 def system_pair(finding: dict) -> str:
-    """`erp ↔ wms` from `erp+wms`; a single system stands alone."""
-    return " \N{LEFT RIGHT ARROW} ".join((finding["systems"] or "unknown").split("+"))
+    """`erp ↔ wms` from `erp+wms`; `erp only` for findings within one system."""
+    systems = (finding["systems"] or "unknown").split("+")
+    return " \N{LEFT RIGHT ARROW} ".join(systems) if len(systems) > 1 else f"{systems[0]} only"
 
 
 def owner_of(finding: dict) -> str:

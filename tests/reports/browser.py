@@ -248,3 +248,28 @@ def pdf_page_sizes(pdf: bytes) -> list[tuple[float, float]]:
     """Width and height in points of each page's MediaBox, read from the PDF's text."""
     boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", pdf)
     return [(float(w), float(h)) for w, h in boxes]
+
+
+def main() -> None:
+    """`python -m tests.reports.browser PAGE.html SHOT.png [WIDTH]`: a full-page screenshot."""
+    import sys
+
+    page_path, shot_path = Path(sys.argv[1]), Path(sys.argv[2])
+    width = int(sys.argv[3]) if len(sys.argv) > 3 else 1280
+    binary = find_chromium()
+    if binary is None:
+        raise SystemExit("chromium is not installed: apt-get install chromium")
+    browser = Chromium(binary)
+    try:
+        page = browser.new_page()
+        page.open(page_path, width=width)
+        if page.problems:
+            raise SystemExit(f"{page_path}: {page.problems}")
+        page.screenshot(shot_path)
+        page.close()
+    finally:
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -96,6 +96,17 @@ def test_each_builtin_headline_counts_exactly_its_findings():
     }
 
 
+def test_a_record_with_two_findings_counts_once():
+    invoice = "carrier_scac=ACME, carrier_invoice_no=7"
+    twice = [
+        finding("billed-twice", invoice, problem="duplicate_key", entity="freight_invoice"),
+        finding("rated", invoice, problem="total_mismatch", entity="freight_invoice", amount="5"),
+    ]
+    by_id = {f.headline.id: f for f in figures(headline_table(), twice)}
+    figure = by_id["freight-invoices-awaiting-reconciliation"]
+    assert (figure.count, figure.findings, figure.amount) == (1, 2, Decimal("5"))
+
+
 def test_the_value_of_a_headline_follows_its_measure():
     by_id = {f.headline.id: f for f in figures(headline_table(), FINDINGS)}
     assert by_id["shipments-not-posted"].value == 2
