@@ -237,5 +237,6 @@ def main() -> None:
     try:
         app()
     except TallyclerkError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        # Soft wrap: a message is one line however narrow the terminal, so it greps whole.
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
