@@ -8,7 +8,7 @@ import re
 import sys
 from collections import Counter
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -53,7 +53,7 @@ Workspace = Annotated[
 ]
 
 
-class Dialect(str, Enum):
+class Dialect(StrEnum):
     duckdb = "duckdb"
     spark = "spark"
 

@@ -238,7 +238,8 @@ def _check_references(config: Workspace, path: Path) -> None:
         ZoneInfo(config.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(
-            f"{path}: timezone: unknown time zone {config.timezone!r}; use a name like Europe/Berlin."
+            f"{path}: timezone: unknown time zone {config.timezone!r}; "
+            "use a name like Europe/Berlin."
         ) from None
     for system, system_config in config.systems.items():
         for index, source in enumerate(system_config.sources):

@@ -123,7 +123,13 @@ def test_money_at_risk_ranked_by_system_pair_rule_and_owner(page):
     text = page.visible_text
     pairs = text[text.index("By system pair") : text.index("By rule")]
     assert pairs.split(" at risk (EUR) ")[1].strip() == (
-        "finance \u2194 wms 1 2,500.00 finance \u2194 tms 1 40.00 erp \u2194 wms 3 0.00 erp only 1 0.00"
+        "finance \u2194 wms 1 2,500.00 finance \u2194 tms 1 40.00 "
+        "erp \u2194 wms 3 0.00 erp only 1 0.00"
+    )
+    rules = text[text.index("By rule") : text.index("By owner")]
+    assert rules.split(" at risk (EUR) ")[1].strip() == (
+        "inventory-value-vs-ledger 1 2,500.00 carrier-invoice-vs-rated-cost 1 40.00 "
+        "shipment-posted-to-erp 3 0.00 customer-duplicates 1 0.00"
     )
     owners = text[text.index("By owner") : text.index("Ageing")]
     assert owners.split(" at risk (EUR) ")[1].strip() == "finance 2 2,540.00 wms 3 0.00 erp 1 0.00"
