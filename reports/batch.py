@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from decimal import Decimal
 
 import pyarrow as pa
 
@@ -12,7 +11,7 @@ from engine.config import ReportConfig
 from tallyclerk.errors import ConfigError
 
 from .branding import Brand, brand_for
-from .ranking import exception_order
+from .ranking import at_risk, exception_order
 from .render import render
 
 
@@ -47,7 +46,6 @@ def render_batch_sheet(
         before, after = before_after(action, finding)
         rows.append({**action, "before": before, "after": after, "finding": finding})
 
-    amount = sum((row["amount_at_risk"] or Decimal(0) for row in chosen), Decimal(0))
     return render(
         "batch.html.j2",
         manifest=manifest,
@@ -57,7 +55,7 @@ def render_batch_sheet(
         target=chosen[0]["target_system"],
         entity=chosen[0]["entity"],
         rows=rows,
-        amount=amount,
+        amount=at_risk(chosen),
         by_action=sorted(Counter(row["action"] for row in chosen).items()),
         by_risk=sorted(Counter(row["risk"] for row in chosen).items()),
         statuses=sorted(Counter(row["status"] for row in chosen).items()),

@@ -17,7 +17,15 @@ from .branding import Brand
 from .charts import Trend, bars, trend
 from .headlines import FIGURE_COLUMNS, Figure, figures, headline_table
 from .history import History, Lineage
-from .ranking import AGE_BUCKETS, age_bucket, exception_order, owner_of, rank_by, system_pair
+from .ranking import (
+    AGE_BUCKETS,
+    age_bucket,
+    at_risk,
+    exception_order,
+    owner_of,
+    rank_by,
+    system_pair,
+)
 from .render import render
 
 
@@ -114,13 +122,11 @@ def render_executive_report(
 
 
 def _totals(run_id: str, rows: list[dict], table: list) -> RunTotals:
-    amount = sum((row["amount_at_risk"] or Decimal(0) for row in rows), Decimal(0))
-    return RunTotals(run_id, len(rows), amount, figures(table, rows))
+    return RunTotals(run_id, len(rows), at_risk(rows), figures(table, rows))
 
 
 def _summary(rows: list[dict]) -> dict:
-    amount = sum((row["amount_at_risk"] or Decimal(0) for row in rows), Decimal(0))
-    return {"count": len(rows), "amount": amount}
+    return {"count": len(rows), "amount": at_risk(rows)}
 
 
 def _headlines(series: list[RunTotals], previous: RunTotals | None) -> list[Headline]:

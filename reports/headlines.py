@@ -18,6 +18,8 @@ from pydantic import TypeAdapter, ValidationError
 from engine.config import HeadlineConfig, HeadlineMatch
 from tallyclerk.errors import ConfigError
 
+from .ranking import at_risk
+
 BUILTIN_FILE = Path(__file__).with_name("headlines.yaml")
 # The finding columns a headline may match on, by the name a match entry uses.
 MATCH_COLUMNS = {
@@ -103,6 +105,5 @@ def figures(headlines: Sequence[HeadlineConfig], findings: Iterable[dict]) -> li
     for headline in headlines:
         chosen = [row for row in rows if counts_towards(headline, row)]
         records = len({(row["entity"], row["key"]) for row in chosen})
-        amount = sum((row["amount_at_risk"] or Decimal(0) for row in chosen), Decimal(0))
-        result.append(Figure(headline, records, amount, len(chosen)))
+        result.append(Figure(headline, records, at_risk(chosen), len(chosen)))
     return result

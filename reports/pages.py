@@ -16,7 +16,7 @@ from tallyclerk.errors import ConfigError
 from .batch import batch_ids, render_batch_sheet
 from .branding import Brand, brand_for
 from .executive import render_executive_report
-from .history import RunFolder, load_history, runs_folder, workspace_of
+from .history import History, RunFolder, load_history, runs_folder, workspace_of
 from .run_report import render_run_report
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,11 @@ def run_renderer(
     setup = setup_for(workspace)
 
     def render(manifest: dict, findings: pa.Table, actions: pa.Table | None) -> dict[str, str]:
+        # Both reports read the earlier runs; read them once.
+        history = load_history(setup.runs_dir, manifest)
         return {
-            RUN_REPORT: render_kind(Kind.run, manifest, findings, actions, setup),
-            EXECUTIVE_REPORT: render_kind(Kind.executive, manifest, findings, actions, setup),
+            name: render_kind(kind, manifest, findings, actions, setup, history=history)
+            for name, kind in ((RUN_REPORT, Kind.run), (EXECUTIVE_REPORT, Kind.executive))
         }
 
     return render
@@ -81,6 +83,7 @@ def render_kind(
     setup: ReportSetup,
     *,
     batch: str | None = None,
+    history: History | None = None,
     run_report_href: str = RUN_REPORT,
     executive_href: str = EXECUTIVE_REPORT,
 ) -> str:
@@ -97,7 +100,8 @@ def render_kind(
         return render_batch_sheet(
             manifest, actions, findings, batch, brand=setup.brand, settings=setup.settings
         )
-    history = load_history(setup.runs_dir, manifest)
+    if history is None:
+        history = load_history(setup.runs_dir, manifest)
     if kind is Kind.executive:
         return render_executive_report(
             manifest,

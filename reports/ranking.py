@@ -22,6 +22,11 @@ AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
 )
 
 
+def at_risk(rows: Iterable[dict]) -> Decimal:
+    """The money at risk of findings (or actions); a row without money adds nothing."""
+    return sum((row["amount_at_risk"] or Decimal(0) for row in rows), Decimal(0))
+
+
 def exception_order(finding: dict) -> tuple:
     """Most money first, then the most severe, then by rule and business key."""
     amount = finding["amount_at_risk"] or Decimal(0)

@@ -7,7 +7,6 @@ first rows (most money at risk first) and points to findings.parquet for the res
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from decimal import Decimal
 
 import pyarrow as pa
 
@@ -15,7 +14,7 @@ from engine.config import ReportConfig
 
 from .branding import Brand, brand_for
 from .history import History, period_last_day
-from .ranking import SEVERITIES, exception_order
+from .ranking import SEVERITIES, at_risk, exception_order
 from .render import render
 
 
@@ -47,7 +46,7 @@ def render_run_report(
             "entity": items[0]["entity"],
             "count": len(items),
             "new": sum(1 for item in items if item["lineage"].new),
-            "amount": _amount(items),
+            "amount": at_risk(items),
             "rows": items[:limit],
             "hidden": max(0, len(items) - limit),
         }
@@ -68,12 +67,8 @@ def render_run_report(
         new=sum(1 for row in rows if row["lineage"].new),
         severities=[(name, severity.get(name, 0)) for name in SEVERITIES],
         severity_rank={name: rank for rank, name in enumerate(SEVERITIES)},
-        total_amount=_amount(rows),
+        total_amount=at_risk(rows),
         actions_by_target=sorted(Counter(a["target_system"] for a in action_rows).items()),
         batches=sorted(Counter(a["batch_id"] for a in action_rows).items()),
         actions=len(action_rows),
     )
-
-
-def _amount(rows: list[dict]) -> Decimal:
-    return sum((row["amount_at_risk"] or Decimal(0) for row in rows), Decimal(0))
