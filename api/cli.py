@@ -1,8 +1,10 @@
-"""The `tallyclerk` command line: demo, run and rules."""
+"""The `tallyclerk` command line: demo, run, report and rules."""
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import signal
 import sys
 from collections import Counter
@@ -20,7 +22,15 @@ from engine.config import load_workspace, parse_period
 from engine.run import STAGES, RunResult, run_workspace
 from engine.sample.generate import MAX_ORDERS, MIN_ORDERS, generate
 from engine.scoring import Score, check_expected_file, score_findings
-from reports.run_report import render_run_report
+from reports.history import find_run
+from reports.pages import (
+    EXECUTIVE_REPORT,
+    RUN_REPORT,
+    Kind,
+    render_kind,
+    run_renderer,
+    setup_for_run,
+)
 from rules.compile import rule_sql
 from tallyclerk.errors import ConfigError, TallyclerkError
 
@@ -86,8 +96,54 @@ def run(
     workspace: Workspace,
     period: Annotated[str, typer.Option(help="The month to close, as YYYY-MM.")],
 ) -> None:
-    """Snapshot every source, run every rule, derive actions and write the report."""
+    """Snapshot every source, run every rule, derive actions and write the reports."""
     _run_and_report(workspace, period)
+
+
+@app.command()
+def report(
+    run: Annotated[
+        Path,
+        typer.Argument(
+            help="A run folder, or a workspace folder (its latest run, or the one --run-id names)."
+        ),
+    ] = Path("."),
+    kind: Annotated[Kind, typer.Option(help="Which report to write.")] = Kind.executive,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="The run of the workspace, e.g. 2026-11.001.")
+    ] = None,
+    batch: Annotated[
+        str | None, typer.Option(help="The batch of a batch sheet, e.g. wms:item.")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the HTML, `-` for standard output; by default RUN_ID-KIND.html."
+        ),
+    ] = None,
+) -> None:
+    """Write one report of a finished run: the executive report, the run report or a batch sheet."""
+    if batch is not None and kind is not Kind.batch:
+        raise ConfigError("--batch names the batch of a batch sheet; add --kind batch.")
+    found = find_run(run, run_id)
+    setup = setup_for_run(found)
+    target = out or Path(_default_report_name(found.run_id, kind, batch))
+    here = Path.cwd() if str(target) == "-" else target.resolve().parent
+    html = render_kind(
+        kind,
+        found.manifest,
+        found.findings(),
+        found.actions(),
+        setup,
+        batch=batch,
+        run_report_href=_link(here, found.folder / RUN_REPORT),
+        executive_href=_link(here, found.folder / EXECUTIVE_REPORT),
+    )
+    if str(target) == "-":
+        sys.stdout.write(html)
+        return
+    target.write_text(html, encoding="utf-8")
+    err.print(f"Wrote the {kind.value} report of run {found.run_id} to [bold]{target}[/].")
 
 
 @rules_app.command("list")
@@ -129,7 +185,8 @@ def _run_and_report(workspace: Path, period: str) -> None:
         def advance(stage: str, done: int, total: int) -> None:
             progress.update(tasks[stage], completed=done, total=total)
 
-        result = run_workspace(workspace, period, progress=advance, render=render_run_report)
+        render = run_renderer(load_workspace(workspace))
+        result = run_workspace(workspace, period, progress=advance, render=render)
     _print_summary(result, score_findings(workspace, result.findings))
 
 
@@ -165,7 +222,20 @@ def _print_summary(result: RunResult, score: Score | None) -> None:
             out.print(
                 f"  unexpected: {', '.join(row)}", style="yellow", markup=False, highlight=False
             )
-    out.print(f"Report: {result.folder / 'report.html'}", markup=False, highlight=False)
+    out.print(
+        f"Executive report: {result.folder / EXECUTIVE_REPORT}", markup=False, highlight=False
+    )
+    out.print(f"Run report:       {result.folder / RUN_REPORT}", markup=False, highlight=False)
+
+
+def _default_report_name(run_id: str, kind: Kind, batch: str | None) -> str:
+    suffix = f"batch-{re.sub(r'[^A-Za-z0-9_.-]+', '-', batch)}" if batch else kind.value
+    return f"{run_id}-{suffix}.html"
+
+
+def _link(here: Path, target: Path) -> str:
+    """A relative link from the folder a report is written to, to a file of the run."""
+    return Path(os.path.relpath(target.resolve(), here)).as_posix()
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -51,12 +51,68 @@ class OwnershipConfig(_Strict):
     fields: dict[str, str] = {}
 
 
+# A CSS colour a workspace may set: hex only, so no value can break out of the style sheet.
+Colour = Annotated[str, Field(pattern=r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")]
+LOGO_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg")
+LOGO_MAX_BYTES = 2_000_000
+
+
+class ColoursConfig(_Strict):
+    primary: Colour = "#1f4e79"
+    accent: Colour = "#d9822b"
+
+
+class BrandingConfig(_Strict):
+    """How a partner puts its own name on the reports of its customers' runs."""
+
+    partner_name: str = Field(min_length=1)
+    logo: str | None = None
+    colours: ColoursConfig = ColoursConfig()
+    footer: str = ""
+    show_tallyclerk: bool = False
+
+
+class HeadlineMatch(_Strict):
+    """Findings a headline counts: every list given must contain the finding's value.
+
+    Values are shell-style patterns (`missing_in_*`); an empty list matches anything.
+    """
+
+    rule: list[str] = []
+    kind: list[str] = []
+    entity: list[str] = []
+    problem: list[str] = []
+    field: list[str] = []
+
+
+class HeadlineConfig(_Strict):
+    """One figure of the executive report, in the words of the business."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    label: str = ""
+    measure: Literal["count", "amount"] = "count"
+    match: list[HeadlineMatch] = []
+    show: bool = True
+
+
+class ReportConfig(_Strict):
+    """Settings of the reports; `headlines` replace or add to the built-in ones by id."""
+
+    headlines: list[HeadlineConfig] = []
+    currency: str = Field(default="", max_length=8)
+    top_exceptions: int = Field(default=10, ge=1, le=200)
+    trend_runs: int = Field(default=6, ge=2, le=36)
+    rows_per_rule: int = Field(default=500, ge=10, le=100_000)
+
+
 class Workspace(_Strict):
     name: str
     timezone: str = "UTC"
     systems: dict[str, SystemConfig] = Field(min_length=1)
     ownership: dict[str, OwnershipConfig] = {}
     rules: list[Rule] = []
+    branding: BrandingConfig | None = None
+    report: ReportConfig = ReportConfig()
 
     def planned_tables(self) -> dict[str, list[str]]:
         """The snapshot columns each source will have, known before anything is read."""
@@ -137,6 +193,7 @@ def load_workspace(folder: Path) -> LoadedWorkspace:
     except ValidationError as exc:
         raise ConfigError(_validation_message(path, exc, document)) from exc
     _check_references(config, path)
+    _check_branding(config, folder, path)
     return LoadedWorkspace(root=folder, config=config, mappings=_parse_mappings(config, path))
 
 
@@ -236,6 +293,28 @@ def _check_references(config: Workspace, path: Path) -> None:
         seen.add(rule.id)
         for system in getattr(rule, "systems", ()):
             known_system(system, f"rules[{index}] (id {rule.id!r}).systems")
+
+
+def _check_branding(config: Workspace, folder: Path, path: Path) -> None:
+    """A logo must exist and be small enough to embed in every report."""
+    logo = config.branding.logo if config.branding else None
+    if logo is None:
+        return
+    file = folder / logo
+    if file.suffix.lower() not in LOGO_SUFFIXES:
+        raise ConfigError(
+            f"{path}: branding.logo: {logo!r} is not a PNG, SVG or JPEG file; "
+            f"use a file ending in one of: {', '.join(LOGO_SUFFIXES)}."
+        )
+    if not file.is_file():
+        raise ConfigError(
+            f"{path}: branding.logo: no file {file}; give a path relative to the workspace folder."
+        )
+    if file.stat().st_size > LOGO_MAX_BYTES:
+        raise ConfigError(
+            f"{path}: branding.logo: {file} has {file.stat().st_size:,} bytes; every report "
+            f"embeds it, so use a file under {LOGO_MAX_BYTES:,} bytes."
+        )
 
 
 def _parse_mappings(

@@ -13,7 +13,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,8 +41,9 @@ _STAGING = ".tmp-"
 _CLAIM = ".claim-"
 
 Progress = Callable[[str, int, int], None]
-# Renders a finished run as HTML; the engine never imports `reports`, the caller passes it.
-Renderer = Callable[[dict, pa.Table, pa.Table], str]
+# Renders a finished run as HTML: one page (report.html), or pages by file name. The engine
+# never imports `reports`; the caller passes the renderer.
+Renderer = Callable[[dict, pa.Table, pa.Table], str | Mapping[str, str]]
 
 
 @dataclass
@@ -133,8 +134,11 @@ def _stage_actions(ctx: RunContext) -> None:
 
 def _stage_report(ctx: RunContext) -> None:
     if ctx.render is not None:
-        html = ctx.render(_manifest(ctx, run_id=ctx.run_id), ctx.findings, ctx.actions)
-        (ctx.folder / "report.html").write_text(html, encoding="utf-8")
+        pages = ctx.render(_manifest(ctx, run_id=ctx.run_id), ctx.findings, ctx.actions)
+        if isinstance(pages, str):
+            pages = {"report.html": pages}
+        for name, html in pages.items():
+            (ctx.folder / name).write_text(html, encoding="utf-8")
     ctx.progress("report", 1, 1)
 
 

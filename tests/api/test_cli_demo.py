@@ -33,7 +33,9 @@ def test_demo_reaches_precision_and_recall_of_one(closed_tenant):
         result.stdout
     )
     assert "missed:" not in result.stdout and "unexpected:" not in result.stdout
-    assert f"Report: {folder}/.tallyclerk/runs/2026-11.001/report.html" in result.stdout
+    run = f"{folder}/.tallyclerk/runs/2026-11.001"
+    assert f"Executive report: {run}/executive.html" in result.stdout
+    assert f"Run report:       {run}/report.html" in result.stdout
 
 
 def test_run_folder_holds_snapshots_findings_actions_report_manifest(closed_tenant):
@@ -41,6 +43,7 @@ def test_run_folder_holds_snapshots_findings_actions_report_manifest(closed_tena
     run = folder / ".tallyclerk" / "runs" / "2026-11.001"
     assert sorted(p.name for p in run.iterdir()) == [
         "actions.parquet",
+        "executive.html",
         "findings.parquet",
         "manifest.json",
         "report.html",

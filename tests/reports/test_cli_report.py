@@ -1,0 +1,131 @@
+"""`tallyclerk run` writes both reports; `tallyclerk report` writes any report of any run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from tests.reports.factory import runs_dir
+from tests.reports.page import Page
+
+runner = CliRunner()
+
+
+def tallyclerk(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The real command, for its exit code and its message on standard error."""
+    code = "from api.cli import main; main()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        check=False,
+    )
+
+
+def test_every_run_writes_the_executive_and_the_run_report(three_months):
+    for run_id in ("2026-09.001", "2026-10.001", "2026-11.001"):
+        folder = runs_dir(three_months) / run_id
+        assert (folder / "executive.html").is_file()
+        assert (folder / "report.html").is_file()
+
+
+def test_the_november_executive_report_tells_the_three_months(three_months):
+    page = Page((runs_dir(three_months) / "2026-11.001" / "executive.html").read_text())
+    assert page.text("money-at-risk") == "Money at risk 30.00 ▼ \u221270.00"
+    assert page.text("open-findings") == "Open exceptions 4 ▼ \u22121"
+    assert page.text("new-findings") == "New since last run 1 0.00 at risk"
+    assert page.text("resolved-findings") == "Resolved since last run 2 70.00 cleared"
+    assert page.text("headline-shipments-not-posted").startswith(
+        "Shipments not posted to the ERP 2 no change"
+    )
+    assert page.text("headline-freight-invoices-awaiting-reconciliation").startswith(
+        "Freight invoices awaiting reconciliation 1 no change · 30.00 at risk"
+    )
+    assert page.text("headline-freight-accrual-needed").startswith(
+        "Freight accrual needed 0.00 ▼ \u221270.00 · 0 findings"
+    )
+    assert page.text("headline-duplicate-master-records").startswith(
+        "Duplicate master records 1 no change"
+    )
+    assert page.text("ageing") == (
+        "open for findings at risk 0-7 days 1 0.00 8-30 days 1 0.00 "
+        "31-90 days 2 30.00 over 90 days 0 0.00"
+    )
+
+
+def test_report_of_a_workspace_writes_its_latest_executive_report_here(
+    three_months, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["report", str(three_months)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["2026-11.001-executive.html"]
+    html = (tmp_path / "2026-11.001-executive.html").read_text()
+    assert "Month-end exception report" in html
+    target = os.path.relpath(runs_dir(three_months) / "2026-11.001" / "report.html", tmp_path)
+    assert f'href="{target}#f-' in html
+
+
+def test_report_of_an_earlier_run_by_id(three_months, tmp_path):
+    out = tmp_path / "october.html"
+    args = ["report", str(three_months), "--run-id", "2026-10.001", "--out", str(out)]
+    result = runner.invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    page = Page(out.read_text())
+    assert page.text("money-at-risk") == "Money at risk 100.00 ▲ +70.00"
+    assert page.text("headline-freight-accrual-needed").startswith(
+        "Freight accrual needed 70.00 ▲ +70.00 · 1 finding"
+    )
+    link = f"{os.path.relpath(runs_dir(three_months) / '2026-10.001', tmp_path)}/report.html#f-"
+    assert link in out.read_text()
+
+
+def test_run_report_of_a_run_folder_to_standard_output(three_months):
+    folder = runs_dir(three_months) / "2026-11.001"
+    result = runner.invoke(app, ["report", str(folder), "--kind", "run", "--out", "-"])
+    assert result.exit_code == 0, result.output
+    assert Page(result.stdout).text("total-findings") == "4"
+
+
+def test_batch_sheet_of_one_batch(three_months, tmp_path):
+    out = tmp_path / "batch.html"
+    folder = runs_dir(three_months) / "2026-11.001"
+    args = ["report", str(folder), "--kind", "batch", "--batch", "erp:shipment", "--out", str(out)]
+    assert runner.invoke(app, args).exit_code == 0
+    page = Page(out.read_text())
+    assert page.text("batch-id") == "erp:shipment"
+    assert page.text("action-count") == "2"
+    assert "create shipment_id=S6 not in erp created as in wms" in page.visible_text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--kind", "batch"],
+            "run 2026-11.001 has 3 batches; choose one with --batch: "
+            "erp:customer, erp:shipment, finance:freight_invoice.",
+        ),
+        (
+            ["--batch", "erp:shipment"],
+            "--batch names the batch of a batch sheet; add --kind batch.",
+        ),
+        (
+            ["--run-id", "2025-01.001"],
+            "has no run '2025-01.001'; its latest runs are: 2026-09.001, 2026-10.001, 2026-11.001.",
+        ),
+    ],
+)
+def test_report_errors_name_the_fix_and_exit_2(three_months, tmp_path, args, message):
+    result = tallyclerk("report", str(three_months), *args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in " ".join(result.stderr.split())
+    assert list(tmp_path.iterdir()) == []
