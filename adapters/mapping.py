@@ -26,7 +26,8 @@ _SOURCE = "source"
 
 @dataclass(frozen=True)
 class Mapped:
-    """A mapped snapshot: good rows typed canonically, and rows whose values did not cast."""
+    """A mapped source: every row typed canonically (a value that did not cast is NULL),
+    and the source rows holding such values, with the columns concerned."""
 
     table: pa.Table
     rejected: pa.Table
@@ -90,13 +91,12 @@ def apply_mapping(
     finally:
         con.close()
 
-    # Step 3: split good rows from rows with a value of the wrong type
-    # (BAD_COLUMNS lists them as "a,b," for such rows, and is empty otherwise).
+    # Step 3: set aside the source rows holding a value of the wrong type
+    # (BAD_COLUMNS lists the columns as "a,b," for such rows, and is empty otherwise).
     bad = pc.not_equal(result[BAD_COLUMNS], "")
-    good = result.filter(pc.invert(bad)).drop_columns([BAD_COLUMNS])
     rejected = raw.filter(bad) if raw.num_rows else raw
     rejected = rejected.append_column(BAD_COLUMNS, result[BAD_COLUMNS].filter(bad))
-    return Mapped(table=good, rejected=rejected)
+    return Mapped(table=result.drop_columns([BAD_COLUMNS]), rejected=rejected)
 
 
 def _check_mapping(

@@ -36,26 +36,33 @@ HIGH_RISK_AMOUNT = 1000
 
 def derive_actions(findings: pa.Table) -> pa.Table:
     """One action per finding: update, create, or route to a person."""
-    rows = [_action_for(finding) for finding in findings.to_pylist()]
+    every = findings.to_pylist()
+    unreliable = {(f["entity"], f["key"]) for f in every if f["problem"] == "quarantined"}
+    rows = [_action_for(finding, unreliable) for finding in every]
     rows.sort(key=lambda row: (row["batch_id"], row["key"], row["field"], row["action_id"]))
     return pa.Table.from_pylist(rows, schema=ACTIONS_SCHEMA)
 
 
-def _action_for(finding: dict) -> dict:
+def _action_for(finding: dict, unreliable: set[tuple[str, str]]) -> dict:
+    """`unreliable` holds records with a quarantined value: their findings need a person."""
     systems = finding["systems"].split("+")
     owner = finding["owner_system"]
     others = [system for system in systems if system != owner]
     problem = finding["problem"]
     field = finding["field"] or ""
 
-    if problem == "drift" and owner and others:
+    trusted = (finding["entity"], finding["key"]) not in unreliable
+    if problem == "drift" and owner and others and trusted:
         action, target = "update", others[0]
         payload = {"set": {field: finding["owner_value"]}, "expect": finding["other_value"]}
-    elif problem.startswith("missing_in_") and owner and problem != f"missing_in_{owner}":
+    elif (
+        problem.startswith("missing_in_") and owner and problem != f"missing_in_{owner}" and trusted
+    ):
         action, target = "create", problem.removeprefix("missing_in_")
         payload = {"copy_from": owner}
     else:
-        # Orphans in a consumer, duplicates, totals and sequences need a person's judgement.
+        # Orphans in a consumer, duplicates, totals, sequences and records with
+        # quarantined values need a person's judgement.
         action = "review"
         target = owner if owner in systems else systems[0]
         payload = {"problem": problem, "message": finding["message"]}

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pandera.polars as pa_polars
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 from sqlglot import exp
 
@@ -79,8 +80,10 @@ def take_snapshot(workspace: LoadedWorkspace, system: str, index: int) -> Snapsh
         types=source.types,
         where=where,
     )
-    quarantined = _wrong_types(mapped.rejected, workspace.mappings[(system, index)], entity)
-    table, schema_failures = _check_schema(mapped.table, entity)
+    table, quarantined = _wrong_types(
+        mapped.table, mapped.rejected, workspace.mappings[(system, index)], entity
+    )
+    table, schema_failures = _check_schema(table, entity)
     quarantined += schema_failures
     if quarantined:
         log.warning("%s: %d row(s) quarantined", where, len(quarantined))
@@ -96,24 +99,45 @@ def take_snapshot(workspace: LoadedWorkspace, system: str, index: int) -> Snapsh
 
 
 def _wrong_types(
-    rejected: pa.Table, trees: dict[str, exp.Expression], entity: Entity
-) -> list[Quarantined]:
-    """One quarantined value per column that did not cast, shown as the source gave it."""
+    table: pa.Table, rejected: pa.Table, trees: dict[str, exp.Expression], entity: Entity
+) -> tuple[pa.Table, list[Quarantined]]:
+    """One quarantined value per column that did not cast, shown as the source gave it.
+
+    A row whose key did not cast cannot be matched to anything and leaves the snapshot;
+    any other bad value stays in the snapshot as NULL, so the record is not reported
+    missing elsewhere, and its finding names the record by its key.
+    """
+    if not rejected.num_rows:
+        return table, []
     sources = {name: columns_of(tree) for name, tree in trees.items()}
-    found = []
+    rows = rejected.column(ROW_COLUMN)
+    typed = {
+        row[ROW_COLUMN]: row
+        for row in table.filter(pc.is_in(table[ROW_COLUMN], value_set=rows)).to_pylist()
+    }
+    found, dropped = [], []
     for row in rejected.to_pylist():
-        key = _key_text(entity, {k: _source_value(row, sources.get(k, [])) for k in entity.key})
-        for name in filter(None, row[BAD_COLUMNS].split(",")):
-            found.append(
-                Quarantined(
-                    row=row[ROW_COLUMN],
-                    column=name,
-                    value=_source_value(row, sources[name]),
-                    reason=f"is not a valid {entity.columns[name]}",
-                    key=key,
-                )
+        bad = [name for name in row[BAD_COLUMNS].split(",") if name]
+        number = row[ROW_COLUMN]
+        if any(name in entity.key for name in bad):
+            dropped.append(number)
+            key = f"row={number}"
+        else:
+            key = _key_text(entity, typed[number])
+        found += [
+            Quarantined(
+                row=number,
+                column=name,
+                value=_source_value(row, sources[name]),
+                reason=f"is not a valid {entity.columns[name]}",
+                key=key,
             )
-    return found
+            for name in bad
+        ]
+    if dropped:
+        keep = pc.invert(pc.is_in(table[ROW_COLUMN], value_set=pa.array(dropped, pa.int64())))
+        table = table.filter(keep)
+    return table, found
 
 
 def _source_value(row: dict, columns: list[str]) -> str | None:
@@ -146,7 +170,7 @@ def _check_schema(table: pa.Table, entity: Entity) -> tuple[pa.Table, list[Quara
                 column=column,
                 value=None if value is None else str(value),
                 reason="is missing (part of the key)" if check == "not_nullable" else check,
-                key=_key_text(entity, {k: frame[k][index] for k in entity.key if k in frame}),
+                key=f"row={frame[ROW_COLUMN][index]}",
             )
             for index, column, check, value in cases.select(
                 "index", "column", "check", "failure_case"

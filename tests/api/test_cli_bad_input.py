@@ -171,11 +171,14 @@ def test_value_of_wrong_type_is_quarantined_and_reported(tmp_path):
     assert result.returncode == 0, result.stderr
     findings = pq.read_table(folder / ".tallyclerk" / "runs" / "2026-11.001" / "findings.parquet")
     rows = findings.select(["rule_id", "problem", "key", "field", "other_value", "message"])
-    # The quarantined row is not in the snapshot, so the match also reports it missing.
+    # The record stays in the snapshot with no weight: the match sees a drift, not a
+    # missing record, and its action goes to a person instead of copying anything.
     assert [(r["rule_id"], r["problem"], r["key"]) for r in rows.to_pylist()] == [
-        ("item-sync", "missing_in_wms", "item_id=2"),
+        ("item-sync", "drift", "item_id=2"),
         ("schema.wms__item", "quarantined", "item_id=2"),
     ]
+    actions = pq.read_table(folder / ".tallyclerk" / "runs" / "2026-11.001" / "actions.parquet")
+    assert sorted(actions.column("action").to_pylist()) == ["review", "review"]
     assert rows.to_pylist()[1] == {
         "rule_id": "schema.wms__item",
         "problem": "quarantined",
@@ -194,3 +197,17 @@ def test_missing_workspace_file_is_a_usage_error(tmp_path):
     result = _run("run", str(tmp_path), "--period", "2026-11")
     assert result.returncode == 2
     assert f"no tallyclerk.yaml in {tmp_path}" in result.stderr
+
+
+def test_rows_without_a_key_are_quarantined_each_with_its_own_finding(tmp_path):
+    folder = _workspace(tmp_path)
+    (folder / "wms" / "items.csv").write_text(ITEMS_WMS + ",Tape,1.2\n,Glue,0.5\n")
+    result = _run("run", str(folder), "--period", "2026-11")
+    assert result.returncode == 0, result.stderr
+    findings = pq.read_table(folder / ".tallyclerk" / "runs" / "2026-11.001" / "findings.parquet")
+    quarantined = [f for f in findings.to_pylist() if f["problem"] == "quarantined"]
+    assert [(f["key"], f["field"]) for f in quarantined] == [
+        ("row=3", "item_id"),
+        ("row=4", "item_id"),
+    ]
+    assert len({f["finding_id"] for f in quarantined}) == 2
