@@ -82,7 +82,7 @@ def test_declared_source_types_allow_unit_conversion_and_catch_bad_values():
         types={"WEIGHT_LB": "decimal"},
         where="wms",
     )
-    assert mapped.table.column("weight_kg").to_pylist() == [Decimal("4.5359")]
+    assert mapped.table.column("weight_kg").to_pylist() == [Decimal("4.5359"), None]
     assert mapped.rejected.to_pylist() == [
         {"__row": 2, "SKU": "2", "WEIGHT_LB": "ten", "__bad_columns": "weight_kg,"}
     ]
