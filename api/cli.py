@@ -187,7 +187,7 @@ def _run_and_report(workspace: Path, period: str) -> None:
 
         render = run_renderer(load_workspace(workspace))
         result = run_workspace(workspace, period, progress=advance, render=render)
-    _print_summary(result, score_findings(workspace, result.findings))
+    _print_summary(result, score_findings(workspace, result.findings, period=period))
 
 
 def _print_summary(result: RunResult, score: Score | None) -> None:

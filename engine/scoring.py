@@ -46,15 +46,20 @@ def check_expected_file(folder: Path) -> None:
             )
 
 
-def score_findings(folder: Path, findings: pa.Table) -> Score | None:
-    """Compare with `expected_findings.csv` in `folder`; None when there is no such file."""
+def score_findings(folder: Path, findings: pa.Table, *, period: str) -> Score | None:
+    """Compare with `expected_findings.csv` in `folder`.
+
+    Rows with a `period` column count only for that period; None when no row applies.
+    """
     check_expected_file(folder)
     path = folder / EXPECTED_FILE
     if not path.is_file():
         return None
     with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        expected = {tuple(row[name] or "" for name in IDENTITY) for row in reader}
+        rows = [row for row in csv.DictReader(handle) if row.get("period") in (None, "", period)]
+    if not rows:
+        return None
+    expected = {tuple(row[name] or "" for name in IDENTITY) for row in rows}
     found = {
         tuple(row[name] or "" for name in IDENTITY)
         for row in findings.select(list(IDENTITY)).to_pylist()

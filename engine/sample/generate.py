@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 CONFIG = Path(__file__).with_name("tallyclerk.yaml")
 EXPECTED_FINDINGS = "expected_findings.csv"
+SAMPLE_PERIOD = "2026-11"
 MIN_ORDERS = 50
 # Order and shipment numbers have seven digits.
 MAX_ORDERS = 9_999_999
@@ -94,8 +95,9 @@ def generate(
 def _expected_frame(expected: list[Expected]) -> pl.DataFrame:
     columns = list(Expected.__dataclass_fields__)
     frame = pl.DataFrame([astuple(row) for row in sorted(expected)], schema=columns, orient="row")
-    # An empty field is written as nothing at all, not as "".
-    return frame.with_columns(pl.col("field").replace("", None))
+    # An empty field is written as nothing at all, not as "". The planted discrepancies
+    # belong to the sample's one period.
+    return frame.with_columns(pl.col("field").replace("", None), period=pl.lit(SAMPLE_PERIOD))
 
 
 def _write(frame: pl.DataFrame, path: Path) -> None:

@@ -96,3 +96,15 @@ def test_committed_sample_workspace_is_the_one_demo_writes(repo_root):
     committed = repo_root / "examples" / "harborline" / "tallyclerk.yaml"
     packaged = repo_root / "engine" / "sample" / "tallyclerk.yaml"
     assert committed.read_bytes() == packaged.read_bytes()
+
+
+def test_another_period_uses_its_own_bounds_and_is_not_scored(closed_tenant):
+    folder, _ = closed_tenant
+    result = _run("run", str(folder), "--period", "2026-10")
+    assert result.returncode == 0, result.stderr
+    assert "expected_findings.csv" not in result.stdout
+    run = sorted((folder / ".tallyclerk" / "runs").glob("2026-10.*"))[-1]
+    rules = set(pq.read_table(run / "findings.parquet").column("rule_id").to_pylist())
+    # November's invoices and pickups are outside October: their rules find nothing.
+    assert "carrier-invoice-vs-rated-cost" not in rules
+    assert "shipment-delivered-after-pickup" not in rules

@@ -113,8 +113,9 @@ def test_an_existing_workspace_file_is_kept(tmp_path: Path) -> None:
 def test_expected_findings_list_every_injection_once(tenant: Path) -> None:
     rows = expected(tenant)
 
-    assert rows.columns == ["kind", "rule_id", "entity", "key", "field", "systems"]
+    assert rows.columns == ["kind", "rule_id", "entity", "key", "field", "systems", "period"]
     assert rows.rows() == sorted(rows.rows())
+    assert set(rows["period"]) == {"2026-11"}
     assert b"\r" not in (tenant / "expected_findings.csv").read_bytes()
     assert Counter(zip(rows["kind"], rows["rule_id"], strict=True)) == {
         ("match", "item-master-sync"): 4,
