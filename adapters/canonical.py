@@ -178,6 +178,16 @@ ENTITIES: dict[str, Entity] = {
             currency="string",
         ),
         _entity(
+            "freight_invoice_line",
+            ("invoice_id", "line_no"),
+            invoice_id="string",
+            line_no="integer",
+            charge_code="string",
+            description="string",
+            rate="decimal",
+            amount="money",
+        ),
+        _entity(
             "ar_invoice",
             ("invoice_id", "line_no"),
             invoice_id="string",

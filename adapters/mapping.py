@@ -17,11 +17,23 @@ from sqlglot import exp
 
 from tallyclerk.errors import ConfigError
 
+from .base import ROW_COLUMN, data_columns
 from .canonical import SQL_TYPES, Entity
-from .files import ROW_COLUMN
 
 BAD_COLUMNS = "__bad_columns"
 _SOURCE = "source"
+_NUMERIC = frozenset({"integer", "decimal", "money"})
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """How a source writes numbers: `1.234,50` is decimal="," and thousands=".".
+
+    The mapping rewrites such text into canonical decimals before casting.
+    """
+
+    decimal: str = "."
+    thousands: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,20 +52,26 @@ def apply_mapping(
     *,
     value_maps: Mapping[str, Mapping[str, str]] | None = None,
     types: Mapping[str, str] | None = None,
+    number_format: NumberFormat | None = None,
     where: str,
 ) -> Mapped:
     """Map `raw` onto `entity`; `where` names the system and file for error messages.
 
     `types` declares canonical types of source columns, so expressions can do
-    arithmetic on them (`WEIGHT_LB * 0.45359237`).
+    arithmetic on them (`WEIGHT_LB * 0.45359237`). `number_format` says how the
+    source writes numbers in columns that are numeric (declared, or mapped bare
+    onto a numeric canonical column).
     """
     value_maps, types = value_maps or {}, types or {}
     _check_mapping(raw, entity, columns, value_maps, types, where=where)
+    numeric = _numeric_sources(entity, columns, types, raw) if number_format else set()
 
-    # Step 1: type the declared source columns, then apply value maps.
+    # Step 1: normalise numbers, type the declared source columns, apply value maps.
     # Columns come out in the entity's canonical order, key first.
     mapped = {
-        name: _apply_value_map(_typed_sources(columns[name], types), value_maps.get(name))
+        name: _apply_value_map(
+            _typed_sources(columns[name], types, numeric, number_format), value_maps.get(name)
+        )
         for name in entity.columns
         if name in columns
     }
@@ -108,7 +126,7 @@ def _check_mapping(
     *,
     where: str,
 ) -> None:
-    available = [name for name in raw.column_names if name != ROW_COLUMN]
+    available = data_columns(raw)
     for name, type_name in types.items():
         if name not in available:
             raise ConfigError(
@@ -146,14 +164,26 @@ def _check_mapping(
         )
 
 
-def _typed_sources(tree: exp.Expression, types: Mapping[str, str]) -> exp.Expression:
-    """Read each declared source column through TRY_CAST to its declared type."""
+def _typed_sources(
+    tree: exp.Expression,
+    types: Mapping[str, str],
+    numeric: set[str],
+    number_format: NumberFormat | None,
+) -> exp.Expression:
+    """Read each source column as the expression needs it: numbers normalised to
+    `1234.50` when the source writes them otherwise, declared columns through
+    TRY_CAST to their declared type."""
 
     def cast(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Column) and node.name in types:
+        if not isinstance(node, exp.Column):
+            return node
+        value: exp.Expression = exp.column(node.name, quoted=True)
+        if node.name in numeric and number_format is not None:
+            value = _normalised_number(value, number_format)
+        if node.name in types:
             target = exp.DataType.build(SQL_TYPES[types[node.name]], dialect="duckdb")
-            return exp.TryCast(this=exp.column(node.name, quoted=True), to=target)
-        return node
+            value = exp.TryCast(this=value, to=target)
+        return value
 
     return tree.copy().transform(cast)
 
@@ -165,3 +195,25 @@ def _apply_value_map(tree: exp.Expression, value_map: Mapping[str, str] | None) 
     for source_value, canonical_value in value_map.items():
         case = case.when(exp.Literal.string(str(source_value)), exp.Literal.string(canonical_value))
     return case.else_(tree.copy())
+
+
+def _numeric_sources(
+    entity: Entity, columns: Mapping[str, exp.Expression], types: Mapping[str, str], raw: pa.Table
+) -> set[str]:
+    """Text source columns that hold numbers: declared numeric, or mapped bare onto one."""
+    names = {name for name, type_name in types.items() if type_name in _NUMERIC}
+    names |= {
+        tree.name
+        for name, tree in columns.items()
+        if isinstance(tree, exp.Column) and entity.columns[name] in _NUMERIC
+    }
+    return {name for name in names if pa.types.is_string(raw.schema.field(name).type)}
+
+
+def _normalised_number(value: exp.Expression, number_format: NumberFormat) -> exp.Expression:
+    """`1.234,50` as `1234.50`: thousands separators removed, the decimal mark a point."""
+    if number_format.thousands:
+        value = exp.func("replace", value, exp.Literal.string(number_format.thousands), "''")
+    if number_format.decimal != ".":
+        value = exp.func("replace", value, exp.Literal.string(number_format.decimal), "'.'")
+    return exp.Trim(this=value)

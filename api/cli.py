@@ -95,9 +95,15 @@ def demo(
 def run(
     workspace: Workspace,
     period: Annotated[str, typer.Option(help="The month to close, as YYYY-MM.")],
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="Read every source in full, ignoring the watermarks of the last run."
+        ),
+    ] = False,
 ) -> None:
     """Snapshot every source, run every rule, derive actions and write the reports."""
-    _run_and_report(workspace, period)
+    _run_and_report(workspace, period, full=full)
 
 
 @app.command()
@@ -176,7 +182,7 @@ def rules_sql(
         sys.stdout.write(rule_sql(item, context, dialect.value) + ";\n\n")
 
 
-def _run_and_report(workspace: Path, period: str) -> None:
+def _run_and_report(workspace: Path, period: str, *, full: bool = False) -> None:
     check_expected_file(workspace)
     columns = (TextColumn("{task.description:<10}"), BarColumn(), TaskProgressColumn())
     with Progress(*columns, console=err, transient=True) as progress:
@@ -186,7 +192,7 @@ def _run_and_report(workspace: Path, period: str) -> None:
             progress.update(tasks[stage], completed=done, total=total)
 
         render = run_renderer(load_workspace(workspace))
-        result = run_workspace(workspace, period, progress=advance, render=render)
+        result = run_workspace(workspace, period, progress=advance, render=render, full=full)
     _print_summary(result, score_findings(workspace, result.findings, period=period))
 
 

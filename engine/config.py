@@ -18,9 +18,11 @@ from sqlglot import exp
 
 from adapters.canonical import ENTITIES, SQL_TYPES
 from rules.findings import CompileContext
-from rules.model import Rule
+from rules.model import RULE_KINDS, Rule
 from rules.sql import parse_expression
 from tallyclerk.errors import ConfigError
+
+from .sources import SOURCE_KINDS, SourceConfig, check_source, default_columns
 
 WORKSPACE_FILE = "tallyclerk.yaml"
 SYSTEM_KINDS = ("erp", "wms", "tms", "finance", "other")
@@ -28,17 +30,6 @@ SYSTEM_KINDS = ("erp", "wms", "tms", "finance", "other")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SourceConfig(_Strict):
-    """One file of one system, mapped onto one canonical entity."""
-
-    entity: str
-    file: str
-    delimiter: str = ","
-    columns: dict[str, str | int | float] = Field(min_length=1)
-    types: dict[str, str] = {}
-    value_maps: dict[str, dict[str, str]] = {}
 
 
 class SystemConfig(_Strict):
@@ -118,7 +109,9 @@ class Workspace(_Strict):
         """The snapshot columns each source will have, known before anything is read."""
         return {
             f"{system}.{source.entity}": [
-                name for name in ENTITIES[source.entity].columns if name in source.columns
+                name
+                for name in ENTITIES[source.entity].columns
+                if name in (source.columns or default_columns(source))
             ]
             for system, system_config in self.systems.items()
             for source in system_config.sources
@@ -202,7 +195,12 @@ def _validation_message(path: Path, exc: ValidationError, document: dict) -> str
     for error in exc.errors()[:8]:
         loc = _location(error["loc"], document)
         message = error["msg"]
-        if error["type"] == "union_tag_invalid":
+        if error["type"] == "union_tag_invalid" and "sources" in error["loc"]:
+            message = (
+                f"unknown source kind {error['input'].get('kind')!r}; "
+                f"use one of: {', '.join(SOURCE_KINDS)}"
+            )
+        elif error["type"] == "union_tag_invalid":
             message = (
                 f"unknown rule kind {error['input'].get('kind')!r}; "
                 "use one of: validate, match, aggregate, duplicates, sequence"
@@ -226,9 +224,7 @@ def _location(loc: tuple, document: dict) -> str:
         elif isinstance(node, dict) and step in node:
             parts.append(str(step))
             node = node[step]
-        elif step in ("validate", "match", "aggregate", "duplicates", "sequence") or "[" in str(
-            step
-        ):
+        elif step in (*RULE_KINDS, *SOURCE_KINDS) or "[" in str(step):
             continue
         else:
             parts.append(str(step))
@@ -275,6 +271,7 @@ def _check_references(config: Workspace, path: Path) -> None:
                         f"{path}: {key}.types.{column}: unknown type {type_name!r}; "
                         f"use one of: {', '.join(SQL_TYPES)}."
                     )
+            check_source(source, where=f"{path}: {key}")
     for entity, entry in config.ownership.items():
         if entity not in ENTITIES:
             raise ConfigError(f"{path}: ownership.{entity}: unknown entity {entity!r}.")
@@ -326,6 +323,6 @@ def _parse_mappings(
             where = f"{path}: systems.{system}.sources[{index}].columns"
             parsed[(system, index)] = {
                 column: parse_expression(text, where=f"{where}.{column}")
-                for column, text in source.columns.items()
+                for column, text in (source.columns or default_columns(source)).items()
             }
     return parsed

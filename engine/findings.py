@@ -58,9 +58,39 @@ def quarantine_findings(snapshots: Iterable) -> pa.Table:
                     "other_value": item.value,
                     "amount_at_risk": None,
                     "message": (
-                        f"{snapshot.source_file} line {item.row + 1}: {item.column} {value} "
+                        f"{item.where or snapshot.source_file}: {item.column} {value} "
                         f"{item.reason}; the row is quarantined."
                     ),
+                }
+            )
+    return pa.Table.from_pylist(rows, schema=FINDINGS_SCHEMA)
+
+
+def source_findings(snapshots: Iterable) -> pa.Table:
+    """One finding per problem an adapter reported in its source: envelope counts and
+    control numbers, schema drift since the last run, layout the reader tolerated."""
+    rows = []
+    for snapshot in snapshots:
+        rule_id = f"source.{table_name(snapshot.ref)}"
+        for issue in snapshot.issues:
+            rows.append(
+                {
+                    "finding_id": finding_id(
+                        rule_id, snapshot.entity, issue.where, issue.field, issue.problem
+                    ),
+                    "rule_id": rule_id,
+                    "kind": "validate",
+                    "severity": issue.severity,
+                    "entity": snapshot.entity,
+                    "problem": issue.problem,
+                    "key": issue.where,
+                    "field": issue.field,
+                    "systems": snapshot.system,
+                    "owner_system": None,
+                    "owner_value": None,
+                    "other_value": None,
+                    "amount_at_risk": None,
+                    "message": issue.message,
                 }
             )
     return pa.Table.from_pylist(rows, schema=FINDINGS_SCHEMA)

@@ -29,8 +29,14 @@ from tallyclerk.errors import RunError, TallyclerkError
 from .actions import derive_actions
 from .backends.duckdb import DuckDBBackend
 from .config import LoadedWorkspace, Period, load_workspace, parse_period
-from .findings import FINDINGS_SCHEMA, empty_findings, quarantine_findings, to_findings
-from .snapshot import Snapshot, take_snapshot
+from .findings import (
+    FINDINGS_SCHEMA,
+    empty_findings,
+    quarantine_findings,
+    source_findings,
+    to_findings,
+)
+from .snapshot import Previous, Snapshot, take_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +62,8 @@ class RunContext:
     folder: Path
     progress: Progress
     render: Renderer | None = None
+    full: bool = False
+    previous: dict[str, Previous] = field(default_factory=dict)
     snapshots: list[Snapshot] = field(default_factory=list)
     findings: pa.Table = field(default_factory=empty_findings)
     actions: pa.Table | None = None
@@ -79,7 +87,9 @@ def _stage_snapshot(ctx: RunContext) -> None:
     ]
     (ctx.folder / "snapshots").mkdir()
     for done, (system, index) in enumerate(sources, start=1):
-        snapshot = take_snapshot(ctx.workspace, system, index)
+        entity = ctx.workspace.config.systems[system].sources[index].entity
+        previous = ctx.previous.get(f"{system}.{entity}")
+        snapshot = take_snapshot(ctx.workspace, system, index, previous=previous, full=ctx.full)
         pq.write_table(
             snapshot.table, ctx.folder / "snapshots" / f"{table_name(snapshot.ref)}.parquet"
         )
@@ -88,14 +98,17 @@ def _stage_snapshot(ctx: RunContext) -> None:
 
 
 def _stage_validate(ctx: RunContext) -> None:
-    """Quarantined rows become findings, and are kept readable in the run folder."""
+    """Quarantined rows and problems found in the sources (envelopes, schema drift)
+    become findings before any rule runs; quarantined rows stay readable in the run folder."""
     quarantined = [s for s in ctx.snapshots if s.quarantined]
     if quarantined:
         (ctx.folder / "quarantine").mkdir()
     for snapshot in quarantined:
         rows = pa.Table.from_pylist([vars(q) for q in snapshot.quarantined])
         pq.write_table(rows, ctx.folder / "quarantine" / f"{table_name(snapshot.ref)}.parquet")
-    ctx.findings = quarantine_findings(ctx.snapshots)
+    ctx.findings = pa.concat_tables(
+        [quarantine_findings(ctx.snapshots), source_findings(ctx.snapshots)]
+    )
     ctx.progress("validate", 1, 1)
 
 
@@ -157,8 +170,13 @@ def run_workspace(
     *,
     progress: Progress | None = None,
     render: Renderer | None = None,
+    full: bool = False,
 ) -> RunResult:
-    """Run every rule of the workspace in `folder` over one period."""
+    """Run every rule of the workspace in `folder` over one period.
+
+    Sources with a watermark read only what changed since the last finished run,
+    unless `full` is set.
+    """
     workspace = load_workspace(folder)
     period = parse_period(period_text, workspace.config.timezone)
     # Compile every rule against the planned snapshot columns first, so a bad rule
@@ -173,6 +191,7 @@ def run_workspace(
     staging = runs / f"{_STAGING}{os.getpid()}-{uuid.uuid4().hex[:12]}"
     staging.mkdir()
     ctx = RunContext(workspace, period, run_id, staging, progress or (lambda *_: None), render)
+    ctx.full, ctx.previous = full, previous_snapshots(runs)
     started = time.perf_counter()
     try:
         for name, stage in STAGES:
@@ -228,6 +247,27 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def previous_snapshots(runs: Path) -> dict[str, Previous]:
+    """The snapshots of the last finished run, by `system.entity`, for incremental reads."""
+    finished = []
+    for folder in runs.iterdir():
+        manifest_path = folder / "manifest.json"
+        if folder.name.startswith(".") or not manifest_path.is_file():
+            continue
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        finished.append((manifest.get("finished_at", ""), folder.name, folder, manifest))
+    if not finished:
+        return {}
+    _, run_id, folder, manifest = max(finished, key=lambda item: item[:2])
+    found = {}
+    for entry in manifest.get("snapshots", []):
+        ref = f"{entry['system']}.{entry['entity']}"
+        path = folder / "snapshots" / f"{table_name(ref)}.parquet"
+        if path.is_file():
+            found[ref] = Previous(run_id=run_id, manifest=entry, path=path)
+    return found
 
 
 def _claim_run_id(runs: Path, period: str) -> tuple[str, Path]:
