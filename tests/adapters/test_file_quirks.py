@@ -128,6 +128,7 @@ def test_decimal_commas_and_thousands_separators_become_canonical_decimals():
     assert mapped.table.select(["weight_kg", "unit_price"]).to_pylist() == [
         {"weight_kg": Decimal("1234.5000"), "unit_price": Decimal("1000.00")},
         {"weight_kg": Decimal("0.2500"), "unit_price": Decimal("9.99")},
+        {"weight_kg": Decimal("12.0000"), "unit_price": None},
     ]
     assert mapped.rejected.column("__bad_columns").to_pylist() == ["unit_price,"]
 

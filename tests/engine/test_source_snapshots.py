@@ -176,9 +176,10 @@ def test_x12_values_that_do_not_cast_are_quarantined_with_file_and_line(tmp_path
         {"kind": "x12", "entity": "sales_order_line", "file": "edi", "transaction": "940"},
     )
     snapshot = take_snapshot(workspace, "wms", 0)
-    assert snapshot.table.num_rows == 0
-    assert [(q.where, q.column, q.value) for q in snapshot.quarantined] == [
-        ("edi/bad.edi line 7", "quantity", "one")
+    # The line stays, without the quantity that did not cast; the finding says where it was.
+    assert snapshot.table.column("quantity").to_pylist() == [None]
+    assert [(q.where, q.key, q.column, q.value) for q in snapshot.quarantined] == [
+        ("edi/bad.edi line 7", "order_id=35131, line_no=1", "quantity", "one")
     ]
 
 
