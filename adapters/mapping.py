@@ -217,3 +217,43 @@ def _normalised_number(value: exp.Expression, number_format: NumberFormat) -> ex
     if number_format.decimal != ".":
         value = exp.func("replace", value, exp.Literal.string(number_format.decimal), "'.'")
     return exp.Trim(this=value)
+
+
+@dataclass(frozen=True)
+class SourceField:
+    """How one system names one canonical column: a field of its own, or an expression."""
+
+    canonical: str
+    field: str | None
+    expression: str
+    # Canonical value to the system's own value, the value map read backwards.
+    values: Mapping[str, str]
+
+    @property
+    def name(self) -> str:
+        """The system's field, or the canonical name when an expression computes the column."""
+        return self.field or self.canonical
+
+    def to_source(self, value: object) -> object:
+        return self.values.get(value, value) if isinstance(value, str) else value
+
+
+def source_fields(
+    columns: Mapping[str, exp.Expression],
+    value_maps: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, SourceField]:
+    """Read a mapping backwards, so a change to a canonical column can be written in the
+    system's own field names; a column computed by an expression has no field of its own."""
+    fields = {}
+    for canonical, tree in columns.items():
+        bare = tree.name if isinstance(tree, exp.Column) and not tree.table else None
+        backwards: dict[str, str] = {}
+        for source_value, canonical_value in (value_maps or {}).get(canonical, {}).items():
+            backwards.setdefault(canonical_value, str(source_value))
+        fields[canonical] = SourceField(
+            canonical=canonical,
+            field=bare,
+            expression=tree.sql(dialect="duckdb"),
+            values=backwards,
+        )
+    return fields

@@ -1,4 +1,5 @@
-"""The `tallyclerk` command line: demo, run, report and rules."""
+"""The `tallyclerk` command line: demo, run, report and rules; the findings, batches and
+audit commands are defined beside it and added here."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 
+from engine.access import USER_ENV
 from engine.config import load_workspace, parse_period
 from engine.run import STAGES, RunResult, run_workspace
 from engine.sample.generate import MAX_ORDERS, MIN_ORDERS, generate
@@ -34,6 +36,10 @@ from reports.pages import (
 from rules.compile import rule_sql
 from tallyclerk.errors import ConfigError, TallyclerkError
 
+from .batches_cli import batches_app
+from .findings_cli import audit_app, findings_app
+from .workflow import AsUser
+
 app = typer.Typer(
     help="Reconcile ERP, WMS, TMS and finance data against declared rules and ownership.",
     no_args_is_help=True,
@@ -42,6 +48,9 @@ app = typer.Typer(
 )
 rules_app = typer.Typer(help="Inspect the rules of a workspace.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+app.add_typer(findings_app, name="findings")
+app.add_typer(batches_app, name="batches")
+app.add_typer(audit_app, name="audit")
 
 # Piped output gets a fixed width, so summaries are not cut to 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 120)
@@ -101,9 +110,14 @@ def run(
             "--full", help="Read every source in full, ignoring the watermarks of the last run."
         ),
     ] = False,
+    user: AsUser = None,
 ) -> None:
-    """Snapshot every source, run every rule, derive actions and write the reports."""
-    _run_and_report(workspace, period, full=full)
+    """Snapshot every source, run every rule, derive actions and write the reports.
+
+    The acting user (--as, or $TALLYCLERK_USER) prepares the run's batches; without
+    one the system does, as for a scheduled run.
+    """
+    _run_and_report(workspace, period, full=full, user=user or os.environ.get(USER_ENV))
 
 
 @app.command()
@@ -182,7 +196,9 @@ def rules_sql(
         sys.stdout.write(rule_sql(item, context, dialect.value) + ";\n\n")
 
 
-def _run_and_report(workspace: Path, period: str, *, full: bool = False) -> None:
+def _run_and_report(
+    workspace: Path, period: str, *, full: bool = False, user: str | None = None
+) -> None:
     check_expected_file(workspace)
     columns = (TextColumn("{task.description:<10}"), BarColumn(), TaskProgressColumn())
     with Progress(*columns, console=err, transient=True) as progress:
@@ -192,7 +208,9 @@ def _run_and_report(workspace: Path, period: str, *, full: bool = False) -> None
             progress.update(tasks[stage], completed=done, total=total)
 
         render = run_renderer(load_workspace(workspace))
-        result = run_workspace(workspace, period, progress=advance, render=render, full=full)
+        result = run_workspace(
+            workspace, period, progress=advance, render=render, full=full, user=user
+        )
     _print_summary(result, score_findings(workspace, result.findings, period=period))
 
 
@@ -215,6 +233,24 @@ def _print_summary(result: RunResult, score: Score | None) -> None:
     total = sum(amounts.values(), Decimal(0))
     out.print(f"Findings: {len(findings)}   money at risk: {total:,.2f}")
     out.print(f"Actions by target system: {targets or 'none'}")
+    lifecycle = result.manifest["lifecycle"]
+    out.print(
+        "Against the previous run: " + ", ".join(f"{lifecycle[name]} {name}" for name in lifecycle),
+        highlight=False,
+    )
+    summary = result.batches
+    out.print(
+        f"Batches: {len(summary.batches)} new with {summary.new_actions} actions "
+        f"({summary.auto_approved} approved by policy); earlier actions: {summary.confirmed} "
+        f"confirmed, {summary.obsolete} obsolete, {len(summary.flagged)} flagged",
+        highlight=False,
+    )
+    for action_id in summary.flagged:
+        out.print(
+            f"  flagged: action {action_id[:12]} was applied but its finding persists",
+            style="yellow",
+            highlight=False,
+        )
     if score is not None:
         out.print(
             f"Against expected_findings.csv: precision {score.precision:.2f}, "

@@ -2,14 +2,20 @@
 
 An action's id is its idempotency key: the same finding asking for the same
 change gives the same id in every run, so applying it twice changes nothing.
+Payloads name fields as the target system does (see `engine.payloads`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal, InvalidOperation
+from typing import cast
 
 import pyarrow as pa
+
+from .payloads import PayloadContext
+from .policy import ActionKind, Policy
 
 ACTIONS_SCHEMA = pa.schema(
     [
@@ -30,51 +36,69 @@ ACTIONS_SCHEMA = pa.schema(
     ]
 )
 
-# Money at risk above which an action needs the most careful review.
-HIGH_RISK_AMOUNT = 1000
+_LEVELS = ("low", "medium", "high")
 
 
-def derive_actions(findings: pa.Table) -> pa.Table:
-    """One action per finding: update, create, or route to a person."""
+def derive_actions(findings: pa.Table, context: PayloadContext | None = None) -> pa.Table:
+    """One action per finding: update, create, void, merge, journal, or route to a person.
+
+    A record with a quarantined value is not trusted to be changed by a machine: every
+    finding about it is routed to a person.
+    """
+    context = context or PayloadContext()
     every = findings.to_pylist()
     unreliable = {(f["entity"], f["key"]) for f in every if f["problem"] == "quarantined"}
-    rows = [_action_for(finding, unreliable) for finding in every]
+    rows = [
+        _action_for(f, context, trusted=(f["entity"], f["key"]) not in unreliable) for f in every
+    ]
     rows.sort(key=lambda row: (row["batch_id"], row["key"], row["field"], row["action_id"]))
     return pa.Table.from_pylist(rows, schema=ACTIONS_SCHEMA)
 
 
-def _action_for(finding: dict, unreliable: set[tuple[str, str]]) -> dict:
-    """`unreliable` holds records with a quarantined value: their findings need a person."""
+def _action_for(finding: dict, context: PayloadContext, *, trusted: bool) -> dict:
     systems = finding["systems"].split("+")
     owner = finding["owner_system"]
     others = [system for system in systems if system != owner]
     problem = finding["problem"]
+    entity = finding["entity"]
     field = finding["field"] or ""
+    journal = context.policy.journals.get(finding["rule_id"])
+    difference = _difference(finding)
 
-    trusted = (finding["entity"], finding["key"]) not in unreliable
-    if problem == "drift" and owner and others and trusted:
+    if not trusted:
+        action, target, payload = _route(finding, context)
+    elif journal is not None and owner and others and difference:
+        action, target, entity = "journal", others[0], "journal_line"
+        payload = context.journal(finding, others[0], difference, journal)
+    elif problem == "drift" and owner and others:
         action, target = "update", others[0]
-        payload = {"set": {field: finding["owner_value"]}, "expect": finding["other_value"]}
+        payload = context.update(finding, target)
     elif (
-        problem.startswith("missing_in_") and owner and problem != f"missing_in_{owner}" and trusted
+        finding["kind"] == "match"
+        and problem.startswith("missing_in_")
+        and owner
+        and problem != f"missing_in_{owner}"
     ):
         action, target = "create", problem.removeprefix("missing_in_")
-        payload = {"copy_from": owner}
+        payload = context.create(finding, owner, target)
+    elif problem == "duplicate_key" and len(systems) == 1:
+        action, target = "void", systems[0]
+        payload = context.void(finding, target)
+    elif problem == "near_duplicate" and len(systems) == 1:
+        action, target = "merge", systems[0]
+        payload = context.merge(finding, target)
     else:
-        # Orphans in a consumer, duplicates, totals, sequences and records with
-        # quarantined values need a person's judgement.
-        action = "review"
-        target = owner if owner in systems else systems[0]
-        payload = {"problem": problem, "message": finding["message"]}
+        # Orphans in a consumer, totals and sequences need a person's judgement.
+        action, target, payload = _route(finding, context)
 
     payload_text = json.dumps(payload, sort_keys=True, default=str)
     identity = f"{finding['finding_id']}|{action}|{target}|{payload_text}"
     return {
         "action_id": hashlib.sha256(identity.encode()).hexdigest()[:32],
-        "batch_id": f"{target}:{finding['entity']}",
+        "batch_id": f"{target}:{entity}",
         "action": action,
         "target_system": target,
-        "entity": finding["entity"],
+        "entity": entity,
         "key": finding["key"],
         "field": field,
         "payload": payload_text,
@@ -82,15 +106,43 @@ def _action_for(finding: dict, unreliable: set[tuple[str, str]]) -> dict:
         "rule_id": finding["rule_id"],
         "severity": finding["severity"],
         "amount_at_risk": finding["amount_at_risk"],
-        "risk": _risk(finding),
+        "risk": action_risk(context.policy, action, finding),
         "status": "proposed",
     }
 
 
-def _risk(finding: dict) -> str:
+def action_risk(policy: Policy, action: str, finding: dict) -> str:
+    """The highest risk that the money at risk, the kind of action and the severity call for."""
+    risk = policy.risk
     amount = finding["amount_at_risk"]
-    if finding["severity"] == "critical" or (amount is not None and amount >= HIGH_RISK_AMOUNT):
-        return "high"
-    if finding["severity"] == "high" or amount:
-        return "medium"
-    return "low"
+    by_amount = "low"
+    if amount is not None and amount >= risk.high_amount:
+        by_amount = "high"
+    elif amount is not None and amount >= risk.medium_amount:
+        by_amount = "medium"
+    levels = (
+        by_amount,
+        risk.actions.get(cast(ActionKind, action), "medium"),
+        risk.severities.get(finding["severity"], "low"),
+    )
+    return max(levels, key=_LEVELS.index)
+
+
+def _route(finding: dict, context: PayloadContext) -> tuple[str, str, dict]:
+    """To a person, in the owner's system (or the only one concerned)."""
+    systems = finding["systems"].split("+")
+    target = finding["owner_system"] if finding["owner_system"] in systems else systems[0]
+    policy = context.policy
+    to = policy.route_to.get(finding["rule_id"]) or policy.route_to.get("*") or "unassigned"
+    return "route", target, context.route(finding, target, to)
+
+
+def _difference(finding: dict) -> Decimal | None:
+    """Owner's total minus the other system's, when both are numbers that differ."""
+    try:
+        owner = Decimal(finding["owner_value"])
+        other = Decimal(finding["other_value"])
+    except (TypeError, InvalidOperation):
+        return None
+    difference = (owner - other).quantize(Decimal("0.01"))
+    return difference or None

@@ -1,4 +1,5 @@
-"""The workspace file, `tallyclerk.yaml`: systems, source mappings, ownership and rules.
+"""The workspace file, `tallyclerk.yaml`: systems, source mappings, ownership, rules,
+users and their roles, the action policy, and the targets actions are applied to.
 
 Everything in it is checked when it is loaded, so a run never starts on a bad
 configuration: each error names the config key and says how to fix it.
@@ -22,6 +23,7 @@ from rules.model import RULE_KINDS, Rule
 from rules.sql import parse_expression
 from tallyclerk.errors import ConfigError
 
+from .policy import Policy, Role, TargetConfig, check_workflow
 from .sources import SOURCE_KINDS, SourceConfig, check_source, default_columns
 
 WORKSPACE_FILE = "tallyclerk.yaml"
@@ -104,6 +106,9 @@ class Workspace(_Strict):
     rules: list[Rule] = []
     branding: BrandingConfig | None = None
     report: ReportConfig = ReportConfig()
+    users: dict[str, Role] = {}
+    policy: Policy = Policy()
+    targets: dict[str, TargetConfig] = {}
 
     def planned_tables(self) -> dict[str, list[str]]:
         """The snapshot columns each source will have, known before anything is read."""
@@ -290,6 +295,11 @@ def _check_references(config: Workspace, path: Path) -> None:
         seen.add(rule.id)
         for system in getattr(rule, "systems", ()):
             known_system(system, f"rules[{index}] (id {rule.id!r}).systems")
+    check_workflow(
+        path, users=config.users, policy=config.policy, targets=config.targets, rule_ids=seen
+    )
+    for system in config.targets:
+        known_system(system, f"targets.{system}")
 
 
 def _check_branding(config: Workspace, folder: Path, path: Path) -> None:

@@ -2,7 +2,8 @@
 
 The stages are listed once, in `STAGES`, and executed in one loop. A run is
 written to a temporary folder and renamed into place only when it has finished,
-so a failed or killed run leaves no half-written folder behind.
+inside the catalog transaction that records its findings history and batches,
+so a failed or killed run leaves neither a half-written folder nor a half record.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,22 +28,22 @@ from rules.compile import compile_rule
 from rules.sql import table_name
 from tallyclerk.errors import RunError, TallyclerkError
 
+from . import lifecycle
+from .access import authorize, sync_users
 from .actions import derive_actions
 from .backends.duckdb import DuckDBBackend
+from .batches import RegisterSummary
+from .catalog import STATE_DIR, Catalog
 from .config import LoadedWorkspace, Period, load_workspace, parse_period
-from .findings import (
-    FINDINGS_SCHEMA,
-    empty_findings,
-    quarantine_findings,
-    source_findings,
-    to_findings,
-)
+from .findings import empty_findings, quarantine_findings, source_findings, to_findings
+from .payloads import PayloadContext
+from .publish import record_run
 from .snapshot import Previous, Snapshot, take_snapshot
 
 log = logging.getLogger(__name__)
 
-STATE_DIR = ".tallyclerk"
 RUNS_DIR = "runs"
+RESOLVED_FILE = "resolved.parquet"
 # Names of a run in progress: its staging folder (with the pid) and its claimed run id.
 _STAGING = ".tmp-"
 _CLAIM = ".claim-"
@@ -61,13 +63,28 @@ class RunContext:
     run_id: str
     folder: Path
     progress: Progress
+    catalog: Catalog
+    now: datetime
+    user: str | None = None
     render: Renderer | None = None
     full: bool = False
     previous: dict[str, Previous] = field(default_factory=dict)
     snapshots: list[Snapshot] = field(default_factory=list)
     findings: pa.Table = field(default_factory=empty_findings)
+    lifecycle: lifecycle.Lifecycle | None = None
     actions: pa.Table | None = None
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def run_date(self) -> date:
+        """Today in the workspace's time zone: waivers hold until a day of the calendar."""
+        return self.now.astimezone(ZoneInfo(self.workspace.config.timezone)).date()
+
+    @property
+    def as_of(self) -> date:
+        """The day findings are dated and aged by: today, or the period's last day when the
+        period is over, so closing September in December still ages its findings by months."""
+        return min(self.run_date, (self.period.end - timedelta(days=1)).date())
 
 
 @dataclass(frozen=True)
@@ -77,6 +94,8 @@ class RunResult:
     manifest: dict
     findings: pa.Table
     actions: pa.Table
+    resolved: pa.Table
+    batches: RegisterSummary
 
 
 def _stage_snapshot(ctx: RunContext) -> None:
@@ -136,11 +155,28 @@ def _stage_evaluate(ctx: RunContext) -> None:
         )
     finally:
         backend.close()
+
+
+def _stage_lifecycle(ctx: RunContext) -> None:
+    """New, persisting, reopened or resolved against the previous run; age and waivers."""
+    with ctx.catalog.read() as con:
+        ctx.lifecycle = lifecycle.classify(
+            con, ctx.findings, run_id=ctx.run_id, as_of=ctx.as_of, today=ctx.run_date
+        )
+    ctx.findings = ctx.lifecycle.findings
     pq.write_table(ctx.findings, ctx.folder / "findings.parquet")
+    if ctx.lifecycle.resolved.num_rows:
+        pq.write_table(ctx.lifecycle.resolved, ctx.folder / RESOLVED_FILE)
+    ctx.progress("lifecycle", 1, 1)
 
 
 def _stage_actions(ctx: RunContext) -> None:
-    ctx.actions = derive_actions(ctx.findings)
+    """Actions for every finding that is not waived."""
+    waived = pc.is_valid(ctx.findings["waived_until"])
+    last_day = (ctx.period.end - timedelta(days=1)).date().isoformat()
+    tables = {snapshot.ref: snapshot.table for snapshot in ctx.snapshots}
+    context = PayloadContext.for_run(ctx.workspace, tables, last_day)
+    ctx.actions = derive_actions(ctx.findings.filter(pc.invert(waived)), context)
     pq.write_table(ctx.actions, ctx.folder / "actions.parquet")
     ctx.progress("actions", 1, 1)
 
@@ -159,6 +195,7 @@ STAGES: tuple[tuple[str, Callable[[RunContext], None]], ...] = (
     ("snapshot", _stage_snapshot),
     ("validate", _stage_validate),
     ("evaluate", _stage_evaluate),
+    ("lifecycle", _stage_lifecycle),
     ("actions", _stage_actions),
     ("report", _stage_report),
 )
@@ -171,11 +208,15 @@ def run_workspace(
     progress: Progress | None = None,
     render: Renderer | None = None,
     full: bool = False,
+    user: str | None = None,
+    now: datetime | None = None,
 ) -> RunResult:
     """Run every rule of the workspace in `folder` over one period.
 
     Sources with a watermark read only what changed since the last finished run,
-    unless `full` is set.
+    unless `full` is set. `user` prepares the run's batches (a run without one is
+    prepared by the system); `now` fixes the run's clock, which dates findings and
+    decides which waivers hold.
     """
     workspace = load_workspace(folder)
     period = parse_period(period_text, workspace.config.timezone)
@@ -187,40 +228,69 @@ def run_workspace(
     runs = folder / STATE_DIR / RUNS_DIR
     runs.mkdir(parents=True, exist_ok=True)
     _sweep_abandoned(runs)
-    run_id, claim = _claim_run_id(runs, period.label)
-    staging = runs / f"{_STAGING}{os.getpid()}-{uuid.uuid4().hex[:12]}"
-    staging.mkdir()
-    ctx = RunContext(workspace, period, run_id, staging, progress or (lambda *_: None), render)
-    ctx.full, ctx.previous = full, previous_snapshots(runs)
-    started = time.perf_counter()
-    try:
-        for name, stage in STAGES:
-            began = time.perf_counter()
-            stage(ctx)
-            ctx.timings[name] = round(time.perf_counter() - began, 3)
-        ctx.timings["total"] = round(time.perf_counter() - started, 3)
-        return _publish(ctx, runs)
-    except TallyclerkError:
-        raise
-    except RuntimeError as exc:
-        # DuckDB turns Ctrl-C into an interrupted query; report it as the interrupt it is.
-        if "interrupted" in str(exc).lower():
-            raise KeyboardInterrupt from exc
-        raise RunError(f"the run of {folder} for {period.label} failed: {exc!r}") from exc
-    except Exception as exc:
-        raise RunError(f"the run of {folder} for {period.label} failed: {exc!r}") from exc
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-        claim.unlink(missing_ok=True)
+    with Catalog(folder) as catalog:
+        sync_users(catalog, workspace.config)
+        if user is not None:
+            authorize(catalog, workspace.config, user, "run")
+        run_id, claim = _claim_run_id(runs, period.label)
+        staging = runs / f"{_STAGING}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        staging.mkdir()
+        ctx = RunContext(
+            workspace,
+            period,
+            run_id,
+            staging,
+            progress or (lambda *_: None),
+            catalog,
+            now or datetime.now(UTC),
+            user,
+            render,
+        )
+        ctx.full, ctx.previous = full, previous_snapshots(runs)
+        started = time.perf_counter()
+        try:
+            for name, stage in STAGES:
+                began = time.perf_counter()
+                stage(ctx)
+                ctx.timings[name] = round(time.perf_counter() - began, 3)
+            ctx.timings["total"] = round(time.perf_counter() - started, 3)
+            return _publish(ctx, runs)
+        except TallyclerkError:
+            raise
+        except RuntimeError as exc:
+            # DuckDB turns Ctrl-C into an interrupted query; report it as the interrupt it is.
+            if "interrupted" in str(exc).lower():
+                raise KeyboardInterrupt from exc
+            raise RunError(f"the run of {folder} for {period.label} failed: {exc!r}") from exc
+        except Exception as exc:
+            raise RunError(f"the run of {folder} for {period.label} failed: {exc!r}") from exc
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+            claim.unlink(missing_ok=True)
 
 
 def _publish(ctx: RunContext, runs: Path) -> RunResult:
-    """Rename the finished run into place; until then no reader can see it."""
-    manifest = _manifest(ctx, run_id=ctx.run_id)
-    (ctx.folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    ctx.folder.rename(runs / ctx.run_id)
-    return RunResult(ctx.run_id, runs / ctx.run_id, manifest, ctx.findings, ctx.actions)
+    """Record the run in the catalog and rename it into place, in one catalog transaction."""
+    published = runs / ctx.run_id
+    found = ctx.lifecycle
+    if found is None:
+        raise RunError(f"run {ctx.run_id} reached publishing without its lifecycle stage.")
+    summary, manifest = record_run(
+        ctx.catalog,
+        found=found,
+        actions=ctx.actions,
+        manifest=_manifest(ctx, run_id=ctx.run_id),
+        policy=ctx.workspace.config.policy,
+        run_date=ctx.run_date,
+        user=ctx.user,
+        now=ctx.now,
+        staging=ctx.folder,
+        published=published,
+    )
+    return RunResult(
+        ctx.run_id, published, manifest, ctx.findings, ctx.actions, found.resolved, summary
+    )
 
 
 def _sweep_abandoned(runs: Path) -> None:
@@ -308,5 +378,5 @@ def _manifest(ctx: RunContext, *, run_id: str) -> dict:
         "rules": [rule.id for rule in ctx.workspace.config.rules],
         "snapshots": [snapshot.manifest() for snapshot in ctx.snapshots],
         "timings": ctx.timings,
-        "schema": [f.name for f in FINDINGS_SCHEMA],
+        "schema": lifecycle.RUN_FINDINGS_SCHEMA.names,
     }

@@ -66,17 +66,32 @@ def before_after(action: dict, finding: dict) -> tuple[str, str]:
     """What the target record holds now, and what it will hold once the action is applied."""
     payload = json.loads(action["payload"] or "{}")
     target = action["target_system"]
-    if action["action"] == "update" and isinstance(payload.get("set"), dict):
-        after = "; ".join(_text(value) for value in payload["set"].values())
-        return _text(payload.get("expect")), after
-    if action["action"] == "create":
+    kind = action["action"]
+    if kind == "update" and isinstance(payload.get("set"), dict):
+        before = "; ".join(_text(value) for value in (payload.get("expect") or {}).values())
+        return before or _text(None), "; ".join(_text(v) for v in payload["set"].values())
+    if kind == "create":
         source = payload.get("copy_from") or finding.get("owner_system") or "the owner"
         return f"not in {target}", f"created as in {source}"
-    if action["action"] == "review":
-        now = finding.get("other_value")
-        owner = finding.get("owner_value")
+    if kind == "void":
+        voided = len(payload.get("void") or [])
+        return f"{finding.get('other_value') or 'several'} records", (
+            f"{voided} voided, one kept" if voided else "a person voids all but one"
+        )
+    if kind == "merge":
+        return "two records", "merged into one"
+    if kind == "journal":
+        lines = payload.get("lines") or []
+        return f"{_text(finding.get('other_value'))}", (
+            f"journal {payload.get('journal')}: {len(lines)} lines, to "
+            f"{_text(finding.get('owner_value'))}"
+        )
+    if kind in ("route", "review"):
+        now, owner = finding.get("other_value"), finding.get("owner_value")
+        who = payload.get("to")
+        decides = f"{who} decides" if who and who != "unassigned" else "a person decides"
         if owner is None:
-            return _text(now), "a person decides"
+            return _text(now), decides
         return _text(now), f"as in {finding['owner_system']}: {owner}"
     return "", json.dumps(payload, sort_keys=True)
 

@@ -1,6 +1,7 @@
 """The error tree shared by every layer: one base, one class per layer.
 
 Bad configuration raises at once; bad data is collected into findings instead.
+Exit codes: 1 for a failure, 2 for bad input, 3 for access refused, 4 for a conflict.
 Every message names where the problem is and how to fix it.
 """
 
@@ -33,3 +34,27 @@ class SourceError(TallyclerkError):
 
 class RunError(TallyclerkError):
     """A run failed while it executed."""
+
+
+class CatalogError(TallyclerkError):
+    """The workspace catalog cannot be read or written."""
+
+
+class CatalogBusyError(CatalogError):
+    """Another process held the catalog for longer than the bounded wait."""
+
+
+class ConflictError(CatalogError):
+    """Someone else decided first: the batch, action or run changed under this decision."""
+
+    exit_code = 4
+
+
+class AccessError(TallyclerkError):
+    """Who is acting is unknown, lacks the role, or may not decide (four eyes)."""
+
+    exit_code = 3
+
+
+class ApplyError(TallyclerkError):
+    """A batch cannot be exported or applied to its target system as configured."""

@@ -178,7 +178,7 @@ def test_value_of_wrong_type_is_quarantined_and_reported(tmp_path):
         ("schema.wms__item", "quarantined", "item_id=2"),
     ]
     actions = pq.read_table(folder / ".tallyclerk" / "runs" / "2026-11.001" / "actions.parquet")
-    assert sorted(actions.column("action").to_pylist()) == ["review", "review"]
+    assert sorted(actions.column("action").to_pylist()) == ["route", "route"]
     assert rows.to_pylist()[1] == {
         "rule_id": "schema.wms__item",
         "problem": "quarantined",

@@ -70,7 +70,7 @@ def test_every_finding_has_a_stable_unique_id_and_an_action(closed_tenant):
     by_rule = {(a["rule_id"], a["action"], a["target_system"]) for a in actions}
     assert ("item-master-sync", "update", "wms") in by_rule  # drift: consumer takes owner's value
     assert ("shipment-posted-to-erp", "create", "erp") in by_rule  # missing in a consumer
-    assert ("item-master-sync", "review", "erp") in by_rule  # orphan in a consumer
+    assert ("item-master-sync", "route", "erp") in by_rule  # orphan in a consumer: a person
 
 
 def test_a_second_run_keeps_ids_and_idempotency_keys(closed_tenant):

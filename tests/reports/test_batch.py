@@ -55,11 +55,11 @@ def test_before_and_after_of_each_action(findings):
     assert "Prepared by, date Approved by, date" in page.visible_text
 
 
-def test_a_review_shows_what_a_person_decides(findings):
+def test_a_route_shows_what_a_person_decides(findings):
     page = Page(
         render_batch_sheet(manifest("2026-11.001"), derive_actions(findings), findings, "erp:item")
     )
-    assert "review item_id=10 (empty) a person decides" in page.visible_text
+    assert "route item_id=10 (empty) a person decides" in page.visible_text
 
 
 def test_an_unknown_batch_names_the_ones_there_are(findings):

@@ -1,0 +1,63 @@
+"""What the findings, batches and audit commands share: consoles, arguments, identity."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from engine.access import USER_ENV, authorize, identity
+from engine.catalog import STATE_DIR, Catalog
+from engine.config import LoadedWorkspace, load_workspace
+from engine.run import RUNS_DIR
+from tallyclerk.errors import ConfigError
+
+# Piped output gets a fixed width, so tables are not cut to 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+WorkspaceArg = Annotated[
+    Path, typer.Argument(help="Workspace folder holding tallyclerk.yaml.", show_default=False)
+]
+AsUser = Annotated[
+    str | None,
+    typer.Option("--as", help=f"Who is acting; defaults to ${USER_ENV}.", show_default=False),
+]
+
+
+def open_workspace(folder: Path) -> tuple[LoadedWorkspace, Catalog]:
+    workspace = load_workspace(folder)
+    return workspace, Catalog(folder)
+
+
+def acting(catalog: Catalog, workspace: LoadedWorkspace, given: str | None, permission: str) -> str:
+    """The identity of `--as` or the environment, checked against the workspace's roles."""
+    user = identity(given)
+    authorize(catalog, workspace.config, user, permission)
+    return user
+
+
+def run_folder(folder: Path, run: str) -> Path:
+    """A published run's folder; `latest` names the newest."""
+    runs = folder / STATE_DIR / RUNS_DIR
+    published = (
+        sorted((p for p in runs.iterdir() if not p.name.startswith(".")), key=_run_order)
+        if runs.is_dir()
+        else []
+    )
+    if run == "latest" and published:
+        return published[-1]
+    if (runs / run).is_dir() and not run.startswith("."):
+        return runs / run
+    known = ", ".join(p.name for p in published[-5:]) or "none yet"
+    raise ConfigError(
+        f"no run {run!r} in {folder}: give a run id (the newest: {known}) or `latest`."
+    )
+
+
+def _run_order(path: Path) -> tuple[str, int]:
+    period, _, number = path.name.rpartition(".")
+    return period, int(number) if number.isdigit() else 0

@@ -1,0 +1,258 @@
+"""Applying approved batches to a real PostgreSQL server: guarded, idempotent, retried,
+and confirmed (or flagged) by the next run."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from engine import batches
+from engine.apply import apply_batch
+from engine.catalog import Catalog
+from engine.config import load_workspace
+from tests.engine.harborline import actions_of, make_tenant, run
+
+TALLYCLERK = str(Path(sys.executable).parent / "tallyclerk")
+ITEMS = "2026-11.001/wms:item"
+WEIGHT_NOTE = "wms computes it as WEIGHT_LB * 0.45359237"
+WEIGHT_FAILED = (
+    f"wms has no column for weight_kg: {WEIGHT_NOTE}; map it under "
+    "targets.wms.entities.item.columns, or change it by hand."
+)
+TARGETS = {
+    "wms": {
+        "kind": "postgres",
+        "dsn": "env:HARBORLINE_WMS_DSN",
+        "entities": {"item": {"table": "sku_master"}},
+    },
+    "finance": {
+        "kind": "postgres",
+        "dsn": "env:HARBORLINE_FINANCE_DSN",
+        "entities": {
+            "journal_line": {"table": "gl.journal"},
+            "freight_invoice": {
+                "table": "ap_invoices",
+                "void": {"column": "status", "value": "VOID"},
+            },
+        },
+    },
+}
+SKU_MASTER = (
+    'CREATE TABLE sku_master ("SKU" integer PRIMARY KEY, "DESCRIPTION" text NOT NULL, '
+    '"WEIGHT_LB" numeric(10, 2), "UOM" text NOT NULL)'
+)
+
+
+def _load_sku_master(dsn: str, folder: Path) -> None:
+    with psycopg.connect(dsn) as con:
+        con.execute(SKU_MASTER)
+        with con.cursor().copy("COPY sku_master FROM STDIN (FORMAT csv, HEADER true)") as copy:
+            copy.write((folder / "wms" / "sku_master.csv").read_bytes())
+
+
+def _extract_sku_master(dsn: str, folder: Path) -> None:
+    """What the next run reads: the WMS item master as it is in the database now."""
+    with psycopg.connect(dsn) as con, con.cursor() as cursor:
+        query = 'COPY (SELECT * FROM sku_master ORDER BY "SKU") TO STDOUT (FORMAT csv, HEADER true)'
+        with cursor.copy(query) as copy:
+            data = b"".join(bytes(chunk) for chunk in copy)
+    (folder / "wms" / "sku_master.csv").write_bytes(data)
+
+
+def _rows(dsn: str, query: str) -> list[tuple]:
+    with psycopg.connect(dsn) as con:
+        return con.execute(query).fetchall()
+
+
+def _apply(folder: Path, batch: str, dsn: str, *, retry: bool = False):
+    environ = {"HARBORLINE_WMS_DSN": dsn, "HARBORLINE_FINANCE_DSN": dsn}
+    with Catalog(folder) as catalog:
+        report = apply_batch(
+            catalog, load_workspace(folder), user="pat", batch=batch, retry=retry, environ=environ
+        )
+    keys = {a["action_id"]: (a["key"], a["field"]) for a in actions_of(folder, report.batch_id)}
+    return sorted((*keys[o.action_id], o.status, o.reason) for o in report.outcomes)
+
+
+@pytest.fixture
+def approved(tmp_path, postgres_dsn):
+    """The sample tenant, its WMS item master in PostgreSQL, the item batch approved."""
+    folder = make_tenant(tmp_path, targets=TARGETS)
+    _load_sku_master(postgres_dsn, folder)
+    run(folder, 1)
+    with Catalog(folder) as catalog:
+        batches.decide(catalog, user="alex", batch=ITEMS, decision="approve", comment="go")
+    return folder, postgres_dsn
+
+
+def test_apply_writes_each_guarded_change_once_and_twice_changes_nothing(approved):
+    folder, dsn = approved
+    assert _apply(folder, "wms:item", dsn) == [
+        ("item_id=28657", "", "applied", f"weight_kg not written: {WEIGHT_NOTE}"),
+        ("item_id=43587", "description", "applied", ""),
+        ("item_id=85425", "weight_kg", "failed", WEIGHT_FAILED),
+    ]
+    query = 'SELECT * FROM sku_master WHERE "SKU" IN (28657, 43587, 85425) ORDER BY "SKU"'
+    after = _rows(dsn, query)
+    assert after == [
+        (28657, "Compact Polymer Safety Cone", None, "EA"),
+        (43587, "Standard Aluminum Dock Plate", Decimal("6.12"), "EA"),
+        (85425, "Standard Aluminum Wire Deck", Decimal("92.66"), "EA"),
+    ]
+    everything = _rows(dsn, 'SELECT * FROM sku_master ORDER BY "SKU"')
+
+    assert _apply(folder, "wms:item", dsn) == []
+    assert _rows(dsn, 'SELECT * FROM sku_master ORDER BY "SKU"') == everything
+
+    # Even with the catalog's record lost, the guards recognise their own earlier writes.
+    with sqlite3.connect(folder / ".tallyclerk" / "catalog.sqlite") as con:
+        con.execute("UPDATE actions SET status = 'approved' WHERE batch_id = ?", (ITEMS,))
+    assert [outcome[2:] for outcome in _apply(folder, "wms:item", dsn)] == [
+        ("applied", f"already in place; nothing changed; weight_kg not written: {WEIGHT_NOTE}"),
+        ("applied", "already in place; nothing changed"),
+        ("failed", WEIGHT_FAILED),
+    ]
+    assert _rows(dsn, 'SELECT * FROM sku_master ORDER BY "SKU"') == everything
+
+
+def test_a_row_changed_after_the_run_is_a_conflict_and_is_not_overwritten(approved):
+    folder, dsn = approved
+    with psycopg.connect(dsn) as con:
+        con.execute(
+            'UPDATE sku_master SET "DESCRIPTION" = %s WHERE "SKU" = 43587', ["Dock Plate, 2 m"]
+        )
+    env = {**os.environ, "NO_COLOR": "1", "HARBORLINE_WMS_DSN": dsn, "TALLYCLERK_USER": "pat"}
+    result = subprocess.run(
+        [TALLYCLERK, "batches", "apply", str(folder), "wms:item"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 1, result.stderr
+    update = next(a for a in actions_of(folder, ITEMS) if a["key"] == "item_id=43587")
+    reason = (
+        "sku_master row SKU=43587 changed since the run: DESCRIPTION is 'Dock Plate, 2 m', "
+        "the run saw 'Standard Aluminum Dock Rack'"
+    )
+    assert f"{update['action_id'][:12]} conflicted: {reason}" in result.stdout
+    assert " ".join(result.stdout.split()).endswith(
+        f"Batch {ITEMS}: 1 applied, 1 conflicted, 1 failed."
+    )
+    assert (update["status"], update["reason"]) == ("conflicted", reason)
+    assert _rows(dsn, 'SELECT "DESCRIPTION" FROM sku_master WHERE "SKU" = 43587') == [
+        ("Dock Plate, 2 m",)
+    ]
+
+
+def test_failed_actions_are_retried_once_the_target_is_fixed(tmp_path, postgres_dsn):
+    folder = make_tenant(tmp_path, targets=TARGETS)
+    run(folder, 1)
+    with Catalog(folder) as catalog:
+        batches.decide(catalog, user="sam", batch=ITEMS, decision="approve")
+    missing = 'relation "sku_master" does not exist'
+    assert [o[2:] for o in _apply(folder, "wms:item", postgres_dsn)] == [
+        ("failed", missing),
+        ("failed", missing),
+        ("failed", WEIGHT_FAILED),
+    ]
+    _load_sku_master(postgres_dsn, folder)
+    assert _apply(folder, "wms:item", postgres_dsn) == []
+    assert [o[2] for o in _apply(folder, "wms:item", postgres_dsn, retry=True)] == [
+        "applied",
+        "applied",
+        "failed",
+    ]
+    assert [(a["status"], a["attempts"]) for a in actions_of(folder, ITEMS)] == [
+        ("applied", 2),
+        ("applied", 2),
+        ("failed", 2),
+    ]
+
+
+def test_the_next_run_confirms_applied_fixes(approved):
+    folder, dsn = approved
+    _apply(folder, "wms:item", dsn)
+    _extract_sku_master(dsn, folder)
+    second = run(folder, 2)
+    resolved = sorted((r["key"], r["field"]) for r in second.resolved.to_pylist())
+    assert resolved == [("item_id=28657", ""), ("item_id=43587", "description")]
+    assert (second.batches.confirmed, second.batches.flagged) == (2, ())
+    confirmations = [(a["key"], a["status"], a["confirmation"]) for a in actions_of(folder, ITEMS)]
+    assert confirmations == [
+        ("item_id=28657", "applied", "confirmed"),
+        ("item_id=43587", "applied", "confirmed"),
+        ("item_id=85425", "failed", None),
+    ]
+
+
+def test_the_next_run_flags_applied_actions_whose_finding_persists(approved):
+    folder, dsn = approved
+    _apply(folder, "wms:item", dsn)
+    # The WMS extract the next run reads predates the fix.
+    second = run(folder, 2)
+    flagged = {a["action_id"]: a["key"] for a in actions_of(folder, ITEMS)}
+    assert sorted(flagged[action_id] for action_id in second.batches.flagged) == [
+        "item_id=28657",
+        "item_id=43587",
+    ]
+    assert [a["confirmation"] for a in actions_of(folder, ITEMS)] == [
+        "finding_persists",
+        "finding_persists",
+        None,
+    ]
+
+
+def test_journal_and_void_actions_write_in_the_finance_system(tmp_path, postgres_dsn):
+    folder = make_tenant(tmp_path, targets=TARGETS)
+    with psycopg.connect(postgres_dsn) as con:
+        con.execute("CREATE SCHEMA gl")
+        con.execute(
+            "CREATE TABLE gl.journal (journal_no text, line_no integer, account text NOT NULL, "
+            "location text, amount numeric(18, 2) NOT NULL, posting_date date NOT NULL, "
+            "description text, PRIMARY KEY (journal_no, line_no))"
+        )
+        con.execute(
+            "CREATE TABLE ap_invoices (ap_document text PRIMARY KEY, status text NOT NULL "
+            "DEFAULT 'OPEN')"
+        )
+        con.execute("INSERT INTO ap_invoices VALUES ('AP-000052', 'OPEN'), ('AP-000054', 'OPEN')")
+    run(folder, 1)
+    invoices = actions_of(folder, "2026-11.001/finance:freight_invoice")
+    void = next(a["action_id"] for a in invoices if a["kind"] == "void")
+    with Catalog(folder) as catalog:
+        batches.decide(catalog, user="alex", batch="finance:journal_line", decision="approve")
+        batches.decide(
+            catalog,
+            user="alex",
+            batch="finance:freight_invoice",
+            decision="approve",
+            actions=[void],
+        )
+    assert [o[2:] for o in _apply(folder, "finance:journal_line", postgres_dsn)] == [
+        ("applied", "")
+    ]
+    journal = _rows(postgres_dsn, "SELECT * FROM gl.journal ORDER BY line_no")
+    number = journal[0][0]
+    assert number.startswith("TC-") and len(number) == 13
+    assert [row[1:] for row in journal] == [
+        (1, "1300", "WH02", Decimal("-1250.00"), journal[0][5], journal[0][6]),
+        (2, "5000", "WH02", Decimal("1250.00"), journal[0][5], journal[0][6]),
+    ]
+    assert str(journal[0][5]) == "2026-11-30"
+    assert journal[0][6] == (
+        "Inventory valuation adjustment: inventory-value-vs-ledger location_id=WH02"
+    )
+    applied = _apply(folder, "finance:freight_invoice", postgres_dsn)
+    assert [o[2:] for o in applied] == [("applied", "")]
+    assert _rows(postgres_dsn, "SELECT * FROM ap_invoices ORDER BY 1") == [
+        ("AP-000052", "OPEN"),
+        ("AP-000054", "VOID"),
+    ]
