@@ -86,6 +86,7 @@ def before_after(action: dict, finding: dict) -> tuple[str, str]:
             f"journal {payload.get('journal')}: {len(lines)} lines, to "
             f"{_text(finding.get('owner_value'))}"
         )
+    # "review" is what runs written before route actions existed call them.
     if kind in ("route", "review"):
         now, owner = finding.get("other_value"), finding.get("owner_value")
         who = payload.get("to")
