@@ -10,7 +10,6 @@ import signal
 import sys
 from collections import Counter
 from decimal import Decimal
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +19,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 
 from engine.access import USER_ENV
-from engine.config import load_workspace, parse_period
+from engine.config import load_workspace
 from engine.run import STAGES, RunResult, run_workspace
 from engine.sample.generate import MAX_ORDERS, MIN_ORDERS, generate
 from engine.scoring import Score, check_expected_file, score_findings
@@ -33,11 +32,11 @@ from reports.pages import (
     run_renderer,
     setup_for_run,
 )
-from rules.compile import rule_sql
 from tallyclerk.errors import ConfigError, TallyclerkError
 
 from .batches_cli import batches_app
 from .findings_cli import audit_app, findings_app
+from .rules_cli import rules_app
 from .workflow import AsUser
 
 app = typer.Typer(
@@ -46,7 +45,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-rules_app = typer.Typer(help="Inspect the rules of a workspace.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(findings_app, name="findings")
 app.add_typer(batches_app, name="batches")
@@ -62,11 +60,6 @@ DEMO_PERIOD = "2026-11"
 Workspace = Annotated[
     Path, typer.Argument(help="Workspace folder holding tallyclerk.yaml.", show_default=False)
 ]
-
-
-class Dialect(StrEnum):
-    duckdb = "duckdb"
-    spark = "spark"
 
 
 @app.command()
@@ -164,36 +157,6 @@ def report(
         return
     target.write_text(html, encoding="utf-8")
     err.print(f"Wrote the {kind.value} report of run {found.run_id} to [bold]{target}[/].")
-
-
-@rules_app.command("list")
-def rules_list(workspace: Workspace) -> None:
-    """List the rules of a workspace."""
-    config = load_workspace(workspace).config
-    table = Table("rule", "kind", "severity", "on")
-    for rule in config.rules:
-        target = getattr(rule, "table", None) or getattr(rule, "entity", "")
-        table.add_row(rule.id, rule.kind, rule.severity, target)
-    out.print(table)
-
-
-@rules_app.command("sql")
-def rules_sql(
-    workspace: Workspace,
-    dialect: Annotated[Dialect, typer.Option(help="SQL dialect to print.")] = Dialect.duckdb,
-    rule: Annotated[str | None, typer.Option(help="Only this rule id.")] = None,
-) -> None:
-    """Print the SQL each rule compiles to, in the dialect of the chosen engine."""
-    config = load_workspace(workspace).config
-    tables = config.planned_tables()
-    context = config.compile_context(tables, parse_period("2026-01", config.timezone))
-    chosen = [r for r in config.rules if rule in (None, r.id)]
-    if not chosen:
-        raise ConfigError(f"no rule {rule!r} in {workspace}; `tallyclerk rules list` shows them.")
-    for item in chosen:
-        # Plain text: the SQL must reach a file exactly as it runs, never re-wrapped.
-        sys.stdout.write(f"-- rule {item.id} ({item.kind})\n")
-        sys.stdout.write(rule_sql(item, context, dialect.value) + ";\n\n")
 
 
 def _run_and_report(

@@ -7,7 +7,7 @@ configuration: each error names the config key and says how to fix it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -19,11 +19,13 @@ from sqlglot import exp
 
 from adapters.canonical import ENTITIES, SQL_TYPES
 from rules.findings import CompileContext
-from rules.model import RULE_KINDS, Rule
+from rules.model import RULE_KINDS, AnyRule, Rule
+from rules.packs import PACKS, load_pack
 from rules.sql import parse_expression
 from tallyclerk.errors import ConfigError
 
 from .policy import Policy, Role, TargetConfig, check_workflow
+from .rule_set import SkippedRule, canonical_types, rules_to_run
 from .sources import SOURCE_KINDS, SourceConfig, check_source, default_columns
 
 WORKSPACE_FILE = "tallyclerk.yaml"
@@ -103,6 +105,8 @@ class Workspace(_Strict):
     timezone: str = "UTC"
     systems: dict[str, SystemConfig] = Field(min_length=1)
     ownership: dict[str, OwnershipConfig] = {}
+    # Built-in packs to run; a rule of the workspace with a pack rule's id replaces it.
+    packs: list[str] = []
     rules: list[Rule] = []
     branding: BrandingConfig | None = None
     report: ReportConfig = ReportConfig()
@@ -122,11 +126,17 @@ class Workspace(_Strict):
             for source in system_config.sources
         }
 
-    def compile_context(self, tables: dict[str, list[str]], period: Period) -> CompileContext:
+    def compile_context(
+        self,
+        tables: dict[str, list[str]],
+        period: Period,
+        types: dict[str, dict[str, str]] | None = None,
+    ) -> CompileContext:
+        """What the rules may know: `types` are the snapshots', or else the canonical ones."""
         field_owners = {
-            (entity, field): system
+            (entity, column): system
             for entity, entry in self.ownership.items()
-            for field, system in entry.fields.items()
+            for column, system in entry.fields.items()
         }
         return CompileContext(
             tables=tables,
@@ -134,6 +144,7 @@ class Workspace(_Strict):
             field_owners=field_owners,
             period_start=period.start.isoformat(sep=" "),
             period_end=period.end.isoformat(sep=" "),
+            types=canonical_types(tables) if types is None else types,
         )
 
 
@@ -151,6 +162,11 @@ class LoadedWorkspace:
     root: Path
     config: Workspace
     mappings: dict[tuple[str, int], dict[str, exp.Expression]]
+    # The rules a run evaluates: the packs' rules the workspace can run, then its own.
+    rules: tuple[AnyRule, ...] = ()
+    skipped: tuple[SkippedRule, ...] = ()
+    # Where each rule comes from: a pack's name, or "workspace".
+    origins: dict[str, str] = field(default_factory=dict)
 
 
 def parse_period(text: str, timezone: str = "UTC") -> Period:
@@ -192,7 +208,23 @@ def load_workspace(folder: Path) -> LoadedWorkspace:
         raise ConfigError(_validation_message(path, exc, document)) from exc
     _check_references(config, path)
     _check_branding(config, folder, path)
-    return LoadedWorkspace(root=folder, config=config, mappings=_parse_mappings(config, path))
+    mappings = _parse_mappings(config, path)
+    kinds: dict[str, list[str]] = {}
+    for system, system_config in config.systems.items():
+        kinds.setdefault(system_config.kind, []).append(system)
+    # Any period will do: the rules are compiled to check them, not to run them.
+    context = config.compile_context(
+        config.planned_tables(), parse_period("2000-01", config.timezone)
+    )
+    rule_set = rules_to_run(config.rules, config.packs, kinds, context, path=path)
+    return LoadedWorkspace(
+        root=folder,
+        config=config,
+        mappings=mappings,
+        rules=rule_set.rules,
+        skipped=rule_set.skipped,
+        origins=dict(rule_set.origins),
+    )
 
 
 def _validation_message(path: Path, exc: ValidationError, document: dict) -> str:
@@ -212,6 +244,8 @@ def _validation_message(path: Path, exc: ValidationError, document: dict) -> str
             )
         elif error["type"] == "extra_forbidden":
             message = "unknown key; remove it or check its spelling"
+        elif error["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
         lines.append(f"  {loc}: {message}")
     return f"{path}: the workspace configuration is not valid:\n" + "\n".join(lines)
 
@@ -226,6 +260,9 @@ def _location(loc: tuple, document: dict) -> str:
             node = node[step] if isinstance(node, list) and step < len(node) else None
             if isinstance(node, dict) and "id" in node:
                 parts[-1] += f" (id {node['id']!r})"
+        elif isinstance(node, dict) and step in (node.get("kind"), node.get("check")):
+            # pydantic names the variant it chose (`match`, `range`); the key says it already.
+            continue
         elif isinstance(node, dict) and step in node:
             parts.append(str(step))
             node = node[step]
@@ -281,13 +318,19 @@ def _check_references(config: Workspace, path: Path) -> None:
         if entity not in ENTITIES:
             raise ConfigError(f"{path}: ownership.{entity}: unknown entity {entity!r}.")
         known_system(entry.owner, f"ownership.{entity}.owner")
-        for field, system in entry.fields.items():
-            if field not in ENTITIES[entity].columns:
+        for column, system in entry.fields.items():
+            if column not in ENTITIES[entity].columns:
                 raise ConfigError(
-                    f"{path}: ownership.{entity}.fields.{field}: {entity} has no field "
-                    f"{field!r}; its fields are: {', '.join(ENTITIES[entity].columns)}."
+                    f"{path}: ownership.{entity}.fields.{column}: {entity} has no field "
+                    f"{column!r}; its fields are: {', '.join(ENTITIES[entity].columns)}."
                 )
-            known_system(system, f"ownership.{entity}.fields.{field}")
+            known_system(system, f"ownership.{entity}.fields.{column}")
+    for index, pack in enumerate(config.packs):
+        if pack not in PACKS:
+            raise ConfigError(
+                f"{path}: packs[{index}]: unknown pack {pack!r}; the built-in packs are: "
+                f"{', '.join(PACKS)}."
+            )
     seen: set[str] = set()
     for index, rule in enumerate(config.rules):
         if rule.id in seen:
@@ -295,8 +338,14 @@ def _check_references(config: Workspace, path: Path) -> None:
         seen.add(rule.id)
         for system in getattr(rule, "systems", ()):
             known_system(system, f"rules[{index}] (id {rule.id!r}).systems")
+    # The policy may name the rules of the packs the workspace enables, too.
+    pack_ids = {rule["id"] for pack in config.packs for rule in load_pack(pack).rules}
     check_workflow(
-        path, users=config.users, policy=config.policy, targets=config.targets, rule_ids=seen
+        path,
+        users=config.users,
+        policy=config.policy,
+        targets=config.targets,
+        rule_ids=seen | pack_ids,
     )
     for system in config.targets:
         known_system(system, f"targets.{system}")

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
 import pyarrow as pa
 
-from rules.findings import FINDING_COLUMNS
+from rules.findings import FINDING_COLUMNS, finding_id
 from rules.sql import table_name
 
-FINDINGS_SCHEMA = pa.schema(
-    [
-        (name, pa.decimal128(18, 2) if name == "amount_at_risk" else pa.string())
-        for name in FINDING_COLUMNS
-    ]
-)
+_TYPES = {"amount_at_risk": pa.decimal128(18, 2), "rule_version": pa.int32()}
+FINDINGS_SCHEMA = pa.schema([(name, _TYPES.get(name, pa.string())) for name in FINDING_COLUMNS])
+
+__all__ = ["FINDINGS_SCHEMA", "empty_findings", "finding_id", "quarantine_findings", "to_findings"]
 
 
 def empty_findings() -> pa.Table:
@@ -25,11 +22,6 @@ def empty_findings() -> pa.Table:
 def to_findings(table: pa.Table) -> pa.Table:
     """Give a rule's result the findings schema, whatever string types the engine chose."""
     return table.select(list(FINDING_COLUMNS)).cast(FINDINGS_SCHEMA)
-
-
-def finding_id(rule_id: str, entity: str, key: str, field: str, problem: str) -> str:
-    """The same id the compiled rules compute in SQL, for findings made in Python."""
-    return hashlib.md5(f"{rule_id}|{entity}|{key}|{field}|{problem}".encode()).hexdigest()
 
 
 def quarantine_findings(snapshots: Iterable) -> pa.Table:
@@ -61,6 +53,8 @@ def quarantine_findings(snapshots: Iterable) -> pa.Table:
                         f"{item.where or snapshot.source_file}: {item.column} {value} "
                         f"{item.reason}; the row is quarantined."
                     ),
+                    "owner_team": None,
+                    "rule_version": None,
                 }
             )
     return pa.Table.from_pylist(rows, schema=FINDINGS_SCHEMA)
@@ -91,6 +85,8 @@ def source_findings(snapshots: Iterable) -> pa.Table:
                     "other_value": None,
                     "amount_at_risk": None,
                     "message": issue.message,
+                    "owner_team": None,
+                    "rule_version": None,
                 }
             )
     return pa.Table.from_pylist(rows, schema=FINDINGS_SCHEMA)

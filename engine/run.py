@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from rules.compile import compile_rule
+from rules.compile import compile_rule, finish_findings
+from rules.findings import family_of
 from rules.sql import table_name
 from tallyclerk.errors import RunError, TallyclerkError
 
@@ -135,6 +136,7 @@ def _stage_evaluate(ctx: RunContext) -> None:
     backend = DuckDBBackend()
     try:
         tables: dict[str, list[str]] = {}
+        types: dict[str, dict[str, str]] = {}
         for snapshot in ctx.snapshots:
             if snapshot.ref in tables:
                 raise RunError(
@@ -143,12 +145,18 @@ def _stage_evaluate(ctx: RunContext) -> None:
                 )
             backend.register(snapshot.ref, snapshot.table)
             tables[snapshot.ref] = snapshot.table.column_names
-        context = ctx.workspace.config.compile_context(tables, ctx.period)
+            types[snapshot.ref] = {
+                field.name: family
+                for field in snapshot.table.schema
+                if (family := family_of(field.type)) is not None
+            }
+        context = ctx.workspace.config.compile_context(tables, ctx.period, types)
         results = [ctx.findings]
-        rules = ctx.workspace.config.rules
+        rules = ctx.workspace.rules
         for done, rule in enumerate(rules, start=1):
             query = compile_rule(rule, context)
-            results.append(to_findings(backend.query(query, label=f"rule {rule.id!r}")))
+            found = backend.query(query, label=f"rule {rule.id!r}")
+            results.append(to_findings(finish_findings(rule, found)))
             ctx.progress("evaluate", done, len(rules))
         ctx.findings = pa.concat_tables(results).sort_by(
             [("rule_id", "ascending"), ("key", "ascending"), ("field", "ascending")]
@@ -218,13 +226,10 @@ def run_workspace(
     prepared by the system); `now` fixes the run's clock, which dates findings and
     decides which waivers hold.
     """
+    # Loading compiles every rule against the planned snapshot columns, so a bad rule
+    # fails in a second instead of after every source has been read.
     workspace = load_workspace(folder)
     period = parse_period(period_text, workspace.config.timezone)
-    # Compile every rule against the planned snapshot columns first, so a bad rule
-    # fails in a second instead of after every source has been read.
-    planned = workspace.config.compile_context(workspace.config.planned_tables(), period)
-    for rule in workspace.config.rules:
-        compile_rule(rule, planned)
     runs = folder / STATE_DIR / RUNS_DIR
     runs.mkdir(parents=True, exist_ok=True)
     _sweep_abandoned(runs)
@@ -375,7 +380,11 @@ def _manifest(ctx: RunContext, *, run_id: str) -> dict:
         "findings": findings.num_rows,
         "actions": 0 if ctx.actions is None else ctx.actions.num_rows,
         "amount_at_risk": str(money or 0),
-        "rules": [rule.id for rule in ctx.workspace.config.rules],
+        "rules": [rule.id for rule in ctx.workspace.rules],
+        "skipped_rules": [
+            {"rule_id": skipped.rule_id, "pack": skipped.pack, "reason": skipped.reason}
+            for skipped in ctx.workspace.skipped
+        ],
         "snapshots": [snapshot.manifest() for snapshot in ctx.snapshots],
         "timings": ctx.timings,
         "schema": lifecycle.RUN_FINDINGS_SCHEMA.names,

@@ -1,28 +1,26 @@
-"""Compile an aggregate rule: totals of two systems, grouped alike, that must agree."""
+"""Compile an aggregate rule: totals of two sides, grouped alike, that must agree.
+
+One-to-many, many-to-one and many-to-many all reduce to the same thing: each side is
+summed per group of its `by` columns, and the groups are paired by position. A group on
+one side only compares its total with zero, unless the other side is not `required`.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from sqlglot import exp
 
-from tallyclerk.errors import ExpressionError, RuleError
-
-from .findings import CompileContext, body_select, key_text, systems_text
-from .model import AggregateRule, AggregateSide
-from .sql import (
-    PERIOD_NAMES,
-    as_text,
-    bind_period,
-    check_columns,
-    col,
-    parse_expression,
-    table,
-    table_name,
+from .aggregate_side import (
+    join_findings_sql,
+    join_on,
+    qualified,
+    readable_columns,
+    user_expression,
 )
+from .findings import BODY_COLUMNS, CompileContext, body_select, key_text, systems_text
+from .keys import NUMERIC, KeyForm, key_form
+from .model import AggregateRule, AggregateSide
+from .sql import col, cte, is_not_null, name, number, sentence, table, text
 
-# Totals are compared as exact decimals, so a difference of exactly the tolerance is equal.
-_NUMERIC = exp.DataType.build("DECIMAL(38, 10)")
 _TOTAL = "total"
 _ROWS = "rows"
 _COMPARED = "compared"
@@ -31,108 +29,174 @@ _SIDES = ("left", "right")
 
 def aggregate_sql(rule: AggregateRule, ctx: CompileContext) -> exp.Select:
     """One finding per group whose totals differ beyond tolerance, or exist on one side only."""
-    if len(rule.left.by) != len(rule.right.by):
-        raise RuleError(
-            f"{_where(rule, 'right.by')}: name as many columns as left.by "
-            f"({len(rule.left.by)}), paired by position; got {len(rule.right.by)}."
-        )
-    systems = {"left": _system(rule.left), "right": _system(rule.right)}
+    sides = {"left": rule.left, "right": rule.right}
+    sources = {side: readable_columns(rule, ctx, sides[side], side) for side in _SIDES}
+    forms = _by_forms(rule, ctx, sources)
+    labels = _labels(rule)
     owner = ctx.owner(rule.entity)
-    owner = owner if owner in systems.values() else None
-    owner_side, other_side = ("right", "left") if owner == systems["right"] else _SIDES
+    owner = owner if owner in {_system(rule.left), _system(rule.right)} else None
+    # Within one system the left side is the reference the other is judged against.
+    owner_on_right = owner == _system(rule.right) != _system(rule.left)
+    owner_side, other_side = ("right", "left") if owner_on_right else _SIDES
     field = "amount" if rule.money else "quantity"
     totals = {side: col(f"{side}_total") for side in _SIDES}
 
     body = body_select(
-        problem=_problem(systems),
-        key=key_text([(name, col(name)) for name in rule.left.by]),
+        problem=exp.case()
+        .when(exp.not_(col("in_left")), text(labels["missing_left"]))
+        .when(exp.not_(col("in_right")), text(labels["missing_right"]))
+        .else_(text("total_mismatch")),
+        key=key_text([(column, col(column)) for column in rule.left.by]),
         field_name=field,
-        systems=systems_text(*systems.values()),
+        systems=systems_text(_system(rule.left), _system(rule.right)),
         owner_system=owner,
         owner_value=totals[owner_side],
         other_value=totals[other_side],
         amount_at_risk=_gap() if rule.money else None,
-        message=(
-            exp.case()
-            .when(exp.not_(col("in_left")), _one_sided(systems, "right", field))
-            .when(exp.not_(col("in_right")), _one_sided(systems, "left", field))
-            .else_(
-                _sentence(
-                    f"{systems[other_side]} {field} ",
-                    totals[other_side],
-                    f" differs from {'owner ' if owner else ''}{systems[owner_side]} ",
-                    totals[owner_side],
-                    " beyond tolerance" if rule.abs_tol or rule.rel_tol else "",
-                )
-            )
-        ),
+        message=exp.case()
+        .when(exp.not_(col("in_left")), _one_sided(labels, "right", field))
+        .when(exp.not_(col("in_right")), _one_sided(labels, "left", field))
+        .else_(_mismatch_message(rule, labels, owner, owner_side, other_side, field)),
     )
-    body = body.from_(exp.Table(this=_name(_COMPARED))).where(_beyond_tolerance(rule))
-    body = body.with_(_name("left"), as_=_totals_sql(rule, ctx, rule.left, "left"))
-    body = body.with_(_name("right"), as_=_totals_sql(rule, ctx, rule.right, "right"))
-    return body.with_(_name(_COMPARED), as_=_compared_sql(rule))
+    body = body.from_(cte(_COMPARED)).where(_is_finding(rule))
+
+    joins = [
+        join_findings_sql(rule, ctx, sides[side], side, sources[side])
+        for side in _SIDES
+        if sides[side].join is not None and sides[side].join.unmatched == "finding"
+    ]
+    query: exp.Select = body
+    if joins:
+        union = exp.union(body, *(q for pair in joins for q in pair), distinct=False)
+        query = exp.select(*(col(c) for c in BODY_COLUMNS)).from_(union.subquery(name("totals")))
+    for side in _SIDES:
+        query = query.with_(
+            name(side), as_=_totals_sql(rule, ctx, sides[side], side, sources[side], forms)
+        )
+    return query.with_(name(_COMPARED), as_=_compared_sql(rule))
 
 
 def _compared_sql(rule: AggregateRule) -> exp.Select:
     """Both sides' totals per group; a side without the group has a total of zero."""
     pairs = list(zip(rule.left.by, rule.right.by, strict=True))
     keys = [
-        exp.Coalesce(this=col(name, "left"), expressions=[col(other, "right")]).as_(
-            name, quoted=True
+        exp.Coalesce(this=col(column, "left"), expressions=[col(other, "right")]).as_(
+            column, quoted=True
         )
-        for name, other in pairs
+        for column, other in pairs
     ]
     totals = [
-        exp.Coalesce(this=col(_TOTAL, side), expressions=[_number(0)]).as_(
+        exp.Coalesce(this=col(_TOTAL, side), expressions=[number(0)]).as_(
             f"{side}_total", quoted=True
         )
         for side in _SIDES
     ]
-    found = [
-        exp.not_(exp.Is(this=col(_ROWS, side), expression=exp.null())).as_(
-            f"in_{side}", quoted=True
-        )
-        for side in _SIDES
-    ]
-    # NULL never equals NULL, so a group without a key shows as missing on the other side.
+    found = [is_not_null(col(_ROWS, side)).as_(f"in_{side}", quoted=True) for side in _SIDES]
+    # Each group part compared on its own: a NULL part matches nothing on the other side.
     on = exp.and_(
-        *(exp.EQ(this=col(name, "left"), expression=col(other, "right")) for name, other in pairs)
+        *(
+            exp.EQ(this=col(_joined(position), "left"), expression=col(_joined(position), "right"))
+            for position in range(len(pairs))
+        )
     )
     return (
         exp.select(*keys, *totals, *found)
-        .from_(exp.Table(this=_name("left")))
-        .join(exp.Table(this=_name("right")), on=on, join_type="full outer")
+        .from_(cte("left"))
+        .join(cte("right"), on=on, join_type="full outer")
     )
 
 
-def _beyond_tolerance(rule: AggregateRule) -> exp.Expression:
-    """|left - right| beyond both tolerances, in exact decimals: the boundary itself is equal."""
+def _is_finding(rule: AggregateRule) -> exp.Expression:
+    """Which compared groups are findings, by the rule's expectation and required sides."""
+    left, right = (_exact(side) for side in _SIDES)
+    outcomes: list[exp.Expression] = []
+    for side, required in (("left", rule.left.required), ("right", rule.right.required)):
+        if required:
+            other = "right" if side == "left" else "left"
+            lacking = exp.and_(exp.not_(col(f"in_{side}")), col(f"in_{other}"))
+            if rule.expect == "presence":
+                outcomes.append(lacking)
+            else:
+                outcomes.append(exp.and_(lacking, _totals_disagree(rule, left, right)))
+    if rule.expect != "presence":
+        both = exp.and_(col("in_left"), col("in_right"))
+        outcomes.append(exp.and_(both, _totals_disagree(rule, left.copy(), right.copy())))
+    return exp.or_(*(exp.paren(outcome) for outcome in outcomes)) if outcomes else exp.false()
+
+
+def _totals_disagree(
+    rule: AggregateRule, left: exp.Expression, right: exp.Expression
+) -> exp.Expression:
+    """The difference the rule cares about is beyond both tolerances, in exact decimals.
+
+    The boundary itself is equal, and a relative tolerance is measured against the larger
+    magnitude, so swapping the sides never changes a verdict.
+    """
+    if rule.expect == "left_at_least":
+        difference = exp.Sub(this=right.copy(), expression=left.copy())
+    elif rule.expect == "right_at_least":
+        difference = exp.Sub(this=left.copy(), expression=right.copy())
+    else:
+        difference = _gap()
     limits: list[exp.Expression] = []
     if rule.abs_tol or not rule.rel_tol:
-        limits.append(exp.GT(this=_gap(), expression=_number(rule.abs_tol)))
+        limits.append(exp.GT(this=difference, expression=number(rule.abs_tol)))
     if rule.rel_tol:
-        left, right = (exp.Abs(this=_exact(side)) for side in _SIDES)
-        largest = exp.Greatest(this=left, expressions=[right])
-        relative = exp.Mul(this=_number(rule.rel_tol), expression=largest)
-        limits.append(exp.GT(this=_gap(), expression=relative))
+        largest = exp.Greatest(this=exp.Abs(this=left), expressions=[exp.Abs(this=right)])
+        relative = exp.Mul(this=number(rule.rel_tol), expression=largest)
+        limits.append(exp.GT(this=difference.copy(), expression=relative))
     return exp.and_(*limits)
 
 
-def _problem(systems: dict[str, str]) -> exp.Expression:
-    return (
-        exp.case()
-        .when(exp.not_(col("in_left")), exp.Literal.string(f"missing_in_{systems['left']}"))
-        .when(exp.not_(col("in_right")), exp.Literal.string(f"missing_in_{systems['right']}"))
-        .else_(exp.Literal.string("total_mismatch"))
+def _labels(rule: AggregateRule) -> dict[str, str]:
+    """Problem codes and names of the sides: systems, or entities when one system has both."""
+    systems = {side: _system(getattr(rule, side)) for side in _SIDES}
+    if systems["left"] != systems["right"]:
+        names = systems
+        missing = {side: f"missing_in_{systems[side]}" for side in _SIDES}
+    else:
+        names = {side: getattr(rule, side).table for side in _SIDES}
+        missing = {side: f"no_{_entity(getattr(rule, side))}" for side in _SIDES}
+    return {
+        "left": names["left"],
+        "right": names["right"],
+        "missing_left": missing["left"],
+        "missing_right": missing["right"],
+    }
+
+
+def _mismatch_message(
+    rule: AggregateRule,
+    labels: dict[str, str],
+    owner: str | None,
+    owner_side: str,
+    other_side: str,
+    field: str,
+) -> exp.Expression:
+    if rule.expect in ("left_at_least", "right_at_least"):
+        small, large = ("left", "right") if rule.expect == "left_at_least" else ("right", "left")
+        return sentence(
+            f"{labels[large]} {field} ",
+            col(f"{large}_total"),
+            f" exceeds {labels[small]} ",
+            col(f"{small}_total"),
+            " beyond tolerance" if rule.abs_tol or rule.rel_tol else "",
+        )
+    return sentence(
+        f"{labels[other_side]} {field} ",
+        col(f"{other_side}_total"),
+        f" differs from {'owner ' if owner else ''}{labels[owner_side]} ",
+        col(f"{owner_side}_total"),
+        " beyond tolerance" if rule.abs_tol or rule.rel_tol else "",
     )
 
 
-def _one_sided(systems: dict[str, str], present: str, field: str) -> exp.Expression:
+def _one_sided(labels: dict[str, str], present: str, field: str) -> exp.Expression:
     absent = "left" if present == "right" else "right"
-    return _sentence(
-        f"{systems[present]} {field} ",
+    return sentence(
+        f"{labels[present]} {field} ",
         col(f"{present}_total"),
-        f" has no counterpart in {systems[absent]}",
+        f" has no counterpart in {labels[absent]}",
     )
 
 
@@ -141,95 +205,64 @@ def _gap() -> exp.Expression:
 
 
 def _exact(side: str) -> exp.Expression:
-    return exp.cast(col(f"{side}_total"), _NUMERIC)
+    return exp.cast(col(f"{side}_total"), NUMERIC)
+
+
+# --- one side's totals --------------------------------------------------------------
+
+
+def _by_forms(
+    rule: AggregateRule, ctx: CompileContext, sources: dict[str, dict[str, str]]
+) -> list[KeyForm]:
+    pairs = zip(rule.left.by, rule.right.by, strict=True)
+    return [
+        key_form(
+            ctx,
+            rule_id=rule.id,
+            at="right.by",
+            refs=(sources["left"][left], sources["right"][right]),
+            columns=(left, right),
+            fix="map the columns to one type in the source mappings",
+        )
+        for left, right in pairs
+    ]
 
 
 def _totals_sql(
-    rule: AggregateRule, ctx: CompileContext, side: AggregateSide, name: str
+    rule: AggregateRule,
+    ctx: CompileContext,
+    side: AggregateSide,
+    label: str,
+    sources: dict[str, str],
+    forms: list[KeyForm],
 ) -> exp.Select:
     """One side's total of its measure per group of its `by` columns."""
-    base = ctx.columns(side.table, where=_where(rule, f"{name}.table"))
-    sources: dict[str, str] = {}
-    if side.join is not None:
-        if side.join.table == side.table:
-            raise RuleError(f"{_where(rule, f'{name}.join.table')}: join a different table.")
-        ctx.require(side.table, side.join.on, where=_where(rule, f"{name}.join.on"))
-        ctx.require(side.join.table, side.join.on, where=_where(rule, f"{name}.join.on"))
-        sources = dict.fromkeys(ctx.columns(side.join.table, where=""), side.join.table)
-    # Where a column is in both tables, the side's own table wins.
-    sources |= dict.fromkeys(base, side.table)
-
-    for column in side.by:
-        if column not in sources:
-            ctx.require(side.table, [column], where=_where(rule, f"{name}.by"))
-    groups = [_qualified(column, sources) for column in side.by]
-    measure = _user_expression(rule, ctx, side.measure, sources, where=f"{name}.measure")
-    total = exp.Sum(this=measure)
+    groups = [qualified(column, sources) for column in side.by]
+    joined = [
+        form.apply(group.copy(), ctx.dialect) for form, group in zip(forms, groups, strict=True)
+    ]
+    measure = user_expression(rule, ctx, side.measure, sources, at=f"{label}.measure")
 
     query = exp.select(
         *(group.as_(column, quoted=True) for group, column in zip(groups, side.by, strict=True)),
-        total.as_(_TOTAL, quoted=True),
+        *(value.as_(_joined(position), quoted=True) for position, value in enumerate(joined)),
+        exp.Sum(this=measure).as_(_TOTAL, quoted=True),
         exp.Count(this=exp.Star()).as_(_ROWS, quoted=True),
     ).from_(table(side.table))
     if side.join is not None:
-        using = [_name(column) for column in side.join.on]
-        query = query.join(table(side.join.table), using=using, join_type="inner")
+        query = query.join(table(side.join.table), on=join_on(side, side.join), join_type="left")
     if side.filter is not None:
-        query = query.where(
-            _user_expression(rule, ctx, side.filter, sources, where=f"{name}.filter")
-        )
-    return query.group_by(*(group.copy() for group in groups))
+        query = query.where(user_expression(rule, ctx, side.filter, sources, at=f"{label}.filter"))
+    return query.group_by(*(group.copy() for group in groups), *(v.copy() for v in joined))
 
 
-def _user_expression(
-    rule: AggregateRule,
-    ctx: CompileContext,
-    text: str,
-    sources: dict[str, str],
-    *,
-    where: str,
-) -> exp.Expression:
-    """A user expression over the side's columns, each read from the table that has it."""
-    where = _where(rule, where)
-    try:
-        tree = parse_expression(text, where=where)
-        check_columns(tree, sources, where=where, allow=PERIOD_NAMES)
-    except ExpressionError as exc:
-        raise RuleError(str(exc)) from exc
-    tree = bind_period(tree, start=ctx.period_start, end=ctx.period_end)
-    return tree.transform(
-        lambda node: _qualified(node.name, sources) if isinstance(node, exp.Column) else node
-    )
-
-
-def _qualified(column: str, sources: dict[str, str]) -> exp.Column:
-    return col(column, table_name(sources[column]))
+def _joined(position: int) -> str:
+    return f"group_{position}"
 
 
 def _system(side: AggregateSide) -> str:
     return side.table.partition(".")[0]
 
 
-def _where(rule: AggregateRule, key: str) -> str:
-    return f"rule {rule.id!r} {key}"
-
-
-def _name(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=True)
-
-
-def _number(value: float) -> exp.Literal:
-    """An exact decimal literal, never in exponent form, so engines read it as DECIMAL."""
-    return exp.Literal.number(format(Decimal(str(value)), "f"))
-
-
-def _sentence(*parts: str | exp.Expression) -> exp.Expression:
-    """Words and values joined into one message; a NULL value reads as NULL."""
-    pieces = [
-        exp.Literal.string(part)
-        if isinstance(part, str)
-        else exp.Coalesce(this=as_text(part), expressions=[exp.Literal.string("NULL")])
-        for part in parts
-        if not isinstance(part, str) or part
-    ]
-    return exp.Concat(expressions=pieces, safe=True)
+def _entity(side: AggregateSide) -> str:
+    return side.table.partition(".")[2]

@@ -6,9 +6,11 @@ wraps it with the rule's identity and the stable finding id.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import pyarrow as pa
 from sqlglot import exp
 
 from tallyclerk.errors import RuleError
@@ -28,8 +30,20 @@ BODY_COLUMNS = (
     "message",  # one sentence a person can act on
 )
 
-# Columns of a finding row as written to findings.parquet.
-FINDING_COLUMNS = ("finding_id", "rule_id", "kind", "severity", "entity", *BODY_COLUMNS)
+# Columns of a finding row as written to findings.parquet; new columns go at the end.
+FINDING_COLUMNS = (
+    "finding_id",
+    "rule_id",
+    "kind",
+    "severity",
+    "entity",
+    *BODY_COLUMNS,
+    "owner_team",  # the team that owns the rule, NULL when none is declared
+    "rule_version",  # the version of the rule that found it
+)
+
+# Type families a compiler reasons about; a column of unknown type has none.
+TYPE_FAMILIES = ("text", "integer", "decimal", "float", "date", "timestamp", "boolean")
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,10 @@ class CompileContext:
     field_owners: Mapping[tuple[str, str], str] = field(default_factory=dict)
     period_start: str = "1970-01-01 00:00:00+00"
     period_end: str = "9999-12-31 23:59:59+00"
+    # Per snapshot, the type family of each column (one of TYPE_FAMILIES), when known.
+    types: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # The SQL dialect the query will run in; a few functions differ between backends.
+    dialect: str = "duckdb"
 
     def columns(self, ref: str, *, where: str) -> Sequence[str]:
         """Columns of snapshot `system.entity`, or a RuleError naming the rule."""
@@ -62,11 +80,36 @@ class CompileContext:
                     f"its columns are: {', '.join(available)}."
                 )
 
+    def type_of(self, ref: str, column: str) -> str | None:
+        """The type family of a snapshot column, None when unknown."""
+        return self.types.get(ref, {}).get(column)
+
     def owner(self, entity: str, field_name: str | None = None) -> str | None:
         """The system of record for an entity, or for one field of it."""
         if field_name is not None and (entity, field_name) in self.field_owners:
             return self.field_owners[(entity, field_name)]
         return self.owners.get(entity)
+
+
+def family_of(arrow_type: pa.DataType) -> str | None:
+    """The type family of an Arrow type, None for types no rule reasons about."""
+    checks = (
+        ("text", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
+        ("integer", pa.types.is_integer),
+        ("decimal", pa.types.is_decimal),
+        ("float", pa.types.is_floating),
+        ("date", pa.types.is_date),
+        ("timestamp", pa.types.is_timestamp),
+        ("boolean", pa.types.is_boolean),
+    )
+    if pa.types.is_string_view(arrow_type):
+        return "text"
+    return next((family for family, test in checks if test(arrow_type)), None)
+
+
+def finding_id(rule_id: str, entity: str, key: str, field_name: str, problem: str) -> str:
+    """The id `finding_query` computes in SQL, for findings made in Python."""
+    return hashlib.md5(f"{rule_id}|{entity}|{key}|{field_name}|{problem}".encode()).hexdigest()
 
 
 def systems_text(*systems: str) -> str:
@@ -84,7 +127,14 @@ def key_text(parts: Sequence[tuple[str, exp.Expression]]) -> exp.Expression:
 
 
 def finding_query(
-    body: exp.Select, *, rule_id: str, kind: str, severity: str, entity: str
+    body: exp.Select,
+    *,
+    rule_id: str,
+    kind: str,
+    severity: str,
+    entity: str,
+    owner_team: str | None = None,
+    version: int = 1,
 ) -> exp.Select:
     """Wrap a compiler's SELECT with the rule's identity and a stable finding id."""
     inner = body.subquery("body")
@@ -107,6 +157,13 @@ def finding_query(
         exp.Literal.string(entity).as_("entity", quoted=True),
     ]
     projections += [exp.column(name, quoted=True) for name in BODY_COLUMNS]
+    team = exp.null() if owner_team is None else exp.Literal.string(owner_team)
+    projections += [
+        exp.cast(team, exp.DataType.Type.VARCHAR).as_("owner_team", quoted=True),
+        exp.cast(exp.Literal.number(version), exp.DataType.Type.INT).as_(
+            "rule_version", quoted=True
+        ),
+    ]
     return exp.select(*projections).from_(inner)
 
 

@@ -7,6 +7,7 @@ this module checks: no queries, no statements, no functions that touch files.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 import sqlglot
 from sqlglot import exp
@@ -20,23 +21,44 @@ _SAFE_ANONYMOUS = frozenset(
     {"strip_accents", "nfc_normalize", "jaro_winkler_similarity", "damerau_levenshtein"}
 )
 
-_FORBIDDEN = (
-    exp.Query,
-    exp.Subquery,
+# Names a user may write for the current moment; a rule reads them as the period's cut-off.
+_NOW_FUNCTIONS = frozenset({"now", "get_current_timestamp", "transaction_timestamp"})
+
+# Prefixes of DuckDB, Spark and Postgres functions that read files, URLs or other databases.
+_READERS = (
+    "read_",
+    "scan_",
+    "parquet_",
+    "csv_",
+    "json_",
+    "sniff_",
+    "glob",
+    "query",
+    "iceberg_",
+    "delta_",
+    "postgres_",
+    "mysql_",
+    "sqlite_",
+    "pg_read",
+    "lo_",
+    "dblink",
+)
+
+# Node types that are part of an expression without being a value themselves.
+_PARTS = (exp.Identifier, exp.DataType, exp.DataTypeParam, exp.Var, exp.Interval)
+
+_STATEMENTS = (
     exp.DDL,
     exp.DML,
     exp.Command,
-    exp.Block,
     exp.Pragma,
     exp.Transaction,
     exp.Set,
     exp.Use,
     exp.Copy,
     exp.Attach,
-    exp.Table,
-    exp.Star,
-    exp.Placeholder,
-    exp.Parameter,
+    exp.Detach,
+    exp.Install,
 )
 
 # Names a rule may use for the bounds of the period it runs over.
@@ -60,42 +82,74 @@ def parse_expression(text: str | int | float, *, where: str) -> exp.Expression:
     if tree is None:
         raise ExpressionError(f"{where}: the SQL expression is empty.")
     for node in tree.walk():
-        _refuse_unsafe(node, source=source, where=where)
-    return tree
+        reason = _unsafe(node)
+        if reason:
+            raise ExpressionError(
+                f"{where}: {source!r} is not allowed: it contains {reason}. "
+                "Only single-row expressions over the row's own columns are accepted."
+            )
+        if isinstance(node, exp.Anonymous) and node.name.lower() not in _SAFE_ANONYMOUS:
+            if node.name.lower() in _NOW_FUNCTIONS and not node.expressions:
+                continue
+            if node.name.lower().startswith(_READERS):
+                raise ExpressionError(
+                    f"{where}: {source!r} is not allowed: it contains a function reading files, "
+                    f"URLs or other databases ({node.name}). Only single-row expressions over "
+                    "the row's own columns are accepted."
+                )
+            raise ExpressionError(
+                f"{where}: {source!r} calls the unknown function {node.name}(). Use a standard "
+                "SQL function, or one of: " + ", ".join(sorted(_SAFE_ANONYMOUS)) + "."
+            )
+    return tree.transform(_now_as_current_timestamp)
 
 
-def _refuse_unsafe(node: exp.Expression, *, source: str, where: str) -> None:
+def _unsafe(node: exp.Expression) -> str | None:
+    """Why a node may not appear in a user expression, or None when it may."""
     name = type(node).__name__
-    if isinstance(node, (exp.AggFunc, exp.Window)):
-        raise ExpressionError(
-            f"{where}: {source!r} is not allowed: {node.sql(READ_DIALECT)} works across rows; "
-            "write an expression over one row's columns (the rule does the grouping)."
-        )
-    if isinstance(node, exp.Alias):
-        raise ExpressionError(
-            f"{where}: {source!r} is not allowed: drop the alias ({node.sql(READ_DIALECT)}); "
-            "the name comes from the configuration key."
-        )
-    if isinstance(node, _FORBIDDEN) or name.startswith("Read"):
-        raise ExpressionError(
-            f"{where}: {source!r} is not allowed: it contains {_describe(node)}. "
-            "Only single-row expressions over the row's own columns are accepted."
-        )
-    if isinstance(node, exp.Anonymous) and node.name.lower() not in _SAFE_ANONYMOUS:
-        raise ExpressionError(
-            f"{where}: {source!r} calls the unknown function {node.name}(). "
-            "Use a standard SQL function, or one of: " + ", ".join(sorted(_SAFE_ANONYMOUS)) + "."
-        )
-
-
-def _describe(node: exp.Expression) -> str:
+    if isinstance(node, exp.Block):
+        return "more than one statement"
     if isinstance(node, (exp.Query, exp.Subquery)):
         return "a subquery"
     if isinstance(node, exp.Table):
         return f"a table reference ({node.sql()})"
-    if isinstance(node, exp.Block):
-        return "more than one statement"
-    return f"a {type(node).__name__.upper()} statement or clause"
+    if name.startswith("Read"):
+        return f"a function reading files, URLs or other databases ({node.sql(READ_DIALECT)})"
+    if isinstance(node, exp.Command):
+        return _statement(node.name or name)
+    if isinstance(node, _STATEMENTS):
+        return _statement(name)
+    if isinstance(node, (exp.Explode, exp.Unnest, exp.GenerateSeries, exp.UDTF)):
+        return f"a function returning rows ({node.sql(READ_DIALECT)})"
+    if isinstance(node, (exp.AggFunc, exp.Window)):
+        return (
+            f"an aggregate or window function ({node.sql(READ_DIALECT)}); "
+            "write the value of one row, the rule does the summing"
+        )
+    if isinstance(node, (exp.Rand, exp.Uuid)):
+        return f"a random value ({node.sql(READ_DIALECT)}), so findings would change every run"
+    if isinstance(node, exp.Alias):
+        return f"an alias ({node.sql(READ_DIALECT)}); the name comes from the configuration key"
+    if isinstance(node, (exp.Placeholder, exp.Parameter, exp.Star)):
+        return f"a placeholder or star ({node.sql(READ_DIALECT)})"
+    if isinstance(node, exp.Column) and node.table:
+        return f"a column of another table ({node.sql(READ_DIALECT)})"
+    if isinstance(node, exp.Dot):
+        return f"a qualified name ({node.sql(READ_DIALECT)})"
+    if not isinstance(node, (exp.Condition, *_PARTS)):
+        return _statement(name)
+    return None
+
+
+def _statement(kind: str) -> str:
+    article = "an" if kind[0] in "AEIOU" else "a"
+    return f"{article} {kind.upper()} statement or clause"
+
+
+def _now_as_current_timestamp(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Anonymous) and node.name.lower() in _NOW_FUNCTIONS:
+        return exp.CurrentTimestamp()
+    return node
 
 
 def columns_of(tree: exp.Expression) -> list[str]:
@@ -121,12 +175,23 @@ def check_columns(
 
 
 def bind_period(tree: exp.Expression, *, start: str, end: str) -> exp.Expression:
-    """Replace `period_start` and `period_end` with timestamp literals."""
+    """Replace `period_start`, `period_end` and the current moment with timestamp literals.
+
+    A rule is evaluated as of its period's cut-off, so `now()` and `current_date` mean the
+    period end: a run repeated a month later finds the same things.
+    """
     bounds = {"period_start": start, "period_end": end}
+
+    def instant(text: str) -> exp.Expression:
+        return exp.cast(exp.Literal.string(text), exp.DataType.Type.TIMESTAMPTZ)
 
     def replace(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column) and not node.table and node.name in bounds:
-            return exp.cast(exp.Literal.string(bounds[node.name]), exp.DataType.Type.TIMESTAMPTZ)
+            return instant(bounds[node.name])
+        if isinstance(node, exp.CurrentTimestamp):
+            return instant(end)
+        if isinstance(node, exp.CurrentDate):
+            return exp.cast(instant(end), exp.DataType.Type.DATE)
         return node
 
     return tree.transform(replace)
@@ -149,6 +214,59 @@ def col(name: str, source: str | None = None) -> exp.Column:
     return exp.column(name, table=source, quoted=True)
 
 
+def name(text: str) -> exp.Identifier:
+    """A quoted identifier: a CTE, an alias, a derived table."""
+    return exp.to_identifier(text, quoted=True)
+
+
+def cte(text: str) -> exp.Table:
+    """A reference to a CTE by its name."""
+    return exp.Table(this=name(text))
+
+
 def as_text(value: exp.Expression) -> exp.Expression:
     """Cast to text for the owner/other value columns of a finding."""
     return exp.cast(value, exp.DataType.Type.VARCHAR)
+
+
+def text(value: str) -> exp.Literal:
+    return exp.Literal.string(value)
+
+
+def number(value: float | int | Decimal) -> exp.Literal:
+    """An exact decimal literal, never in exponent form, so engines read it as DECIMAL."""
+    return exp.Literal.number(format(Decimal(str(value)), "f"))
+
+
+def is_null(value: exp.Expression) -> exp.Expression:
+    return exp.Is(this=value, expression=exp.null())
+
+
+def is_not_null(value: exp.Expression) -> exp.Expression:
+    return exp.not_(exp.Is(this=value, expression=exp.null()))
+
+
+def sentence(*parts: str | exp.Expression) -> exp.Expression:
+    """Words and values joined into one message; a NULL value reads as NULL."""
+    pieces = [
+        text(part)
+        if isinstance(part, str)
+        else exp.Coalesce(this=as_text(part), expressions=[text("NULL")])
+        for part in parts
+        if not isinstance(part, str) or part
+    ]
+    return exp.Concat(expressions=pieces, safe=True)
+
+
+def replace_all(value: exp.Expression, pattern: str, replacement: str) -> exp.Expression:
+    """Every match of a regular expression replaced, in every backend.
+
+    sqlglot writes the node without modifiers as a global replace in each dialect: with
+    DuckDB's and Postgres's 'g' flag, and as is where replacing all is the default.
+    """
+    return exp.RegexpReplace(this=value, expression=text(pattern), replacement=text(replacement))
+
+
+def where(rule_id: str, key: str) -> str:
+    """The place in the configuration an error is about: `rule 'x' checks[0].column`."""
+    return f"rule {rule_id!r} {key}"

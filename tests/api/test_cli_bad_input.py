@@ -115,7 +115,7 @@ def test_unknown_rule_kind_names_the_rule(tmp_path):
     [
         ("SKU +", "cannot parse SQL expression 'SKU +'"),
         ("(SELECT 1)", "'(SELECT 1)' is not allowed: it contains a subquery"),
-        ("read_csv('/etc/passwd')", "is not allowed: it contains a READCSV"),
+        ("read_csv('/etc/passwd')", "is not allowed: it contains a function reading files, URLs"),
         ("getenv('HOME')", "calls the unknown function getenv()"),
     ],
 )

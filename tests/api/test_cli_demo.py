@@ -86,9 +86,11 @@ def test_a_second_run_keeps_ids_and_idempotency_keys(closed_tenant):
 
 def test_rules_sql_prints_spark_sql(closed_tenant):
     folder, _ = closed_tenant
-    result = _run("rules", "sql", str(folder), "--dialect", "spark", "--rule", "item-master-sync")
+    result = _run(
+        "rules", "sql", "item-master-sync", "--workspace", str(folder), "--dialect", "spark"
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("-- rule item-master-sync (match)")
+    assert result.stdout.startswith("-- rule item-master-sync (match, from workspace)")
     assert "FULL OUTER JOIN `erp__item`" in result.stdout or "`erp__item`" in result.stdout
 
 

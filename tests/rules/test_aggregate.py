@@ -407,17 +407,6 @@ def test_an_unsafe_filter_is_refused():
     )
 
 
-def test_by_columns_must_pair_up():
-    rule = _totals_rule()
-    rule["right"] = {**rule["right"], "by": ["order_id", "line_no"]}
-    with pytest.raises(RuleError) as raised:
-        _compile(rule)
-    assert str(raised.value) == (
-        "rule 'order-invoiced' right.by: name as many columns as left.by (1), "
-        "paired by position; got 2."
-    )
-
-
 def test_an_unknown_join_table_is_refused():
     rule = _totals_rule()
     rule["left"] = {**rule["left"], "join": {"table": "erp.item", "on": ["order_id"]}}

@@ -166,16 +166,6 @@ def test_a_composite_key_orders_each_record_on_its_own(run_rule):
     assert found == [("status_regression", "order_id=SO1, line_no=2", "state")]
 
 
-def test_a_status_listed_twice_is_refused():
-    rule = {**RULE, "lifecycle": ["TENDERED", "DELIVERED", "TENDERED"]}
-    with pytest.raises(
-        RuleError, match=r"^rule 'shipment-status-sequence' lifecycle: name each status once\.$"
-    ):
-        compile_rule(
-            parse_rule(rule), build_context({"tms.shipment_event": _events(("SH1", "TENDERED", 1))})
-        )
-
-
 def test_an_unknown_order_by_column_is_refused():
     rule = {**RULE, "order_by": "event_time"}
     with pytest.raises(RuleError) as raised:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from rules.compile import rule_sql
+from rules.compile import compile_rule, rule_sql
 from rules.sql import bind_period, check_columns, parse_expression
-from tallyclerk.errors import ConfigError, ExpressionError
+from tallyclerk.errors import ConfigError, ExpressionError, RuleError
 
 from .conftest import build_context, parse_rule
 
@@ -34,8 +34,8 @@ ONLY_ROWS = "Only single-row expressions over the row's own columns are accepted
         ),
         (
             "read_csv('x')",
-            f"{WHERE}: \"read_csv('x')\" is not allowed: it contains a READCSV statement or "
-            f"clause. {ONLY_ROWS}",
+            f"{WHERE}: \"read_csv('x')\" is not allowed: it contains a function reading files, "
+            f"URLs or other databases (READ_CSV('x')). {ONLY_ROWS}",
         ),
         (
             "getenv('A')",
@@ -57,6 +57,63 @@ def test_unsafe_or_broken_expressions_are_refused(text, message):
     assert str(raised.value) == message
 
 
+# What a user must never run through a rule, and the part of the message saying why.
+REFUSED = [
+    ("PRAGMA database_list", "a PRAGMA statement or clause"),
+    ("SET memory_limit = '1GB'", "a SET statement or clause"),
+    ("ATTACH 'other.db' AS other", "an ATTACH statement or clause"),
+    ("DETACH other", "a DETACH statement or clause"),
+    ("COPY erp__item TO 'out.csv'", "a COPY statement or clause"),
+    ("INSTALL httpfs", "an INSTALL statement or clause"),
+    ("LOAD httpfs", "a LOAD statement or clause"),
+    ("CALL pragma_version()", "a CALL statement or clause"),
+    ("CREATE TABLE t AS SELECT 1", "a CREATE statement or clause"),
+    ("DELETE FROM erp__item", "a DELETE statement or clause"),
+    ("amount > 0; DROP TABLE erp__item", "more than one statement"),
+    ("amount > (SELECT max(amount) FROM finance__payment)", "a subquery"),
+    ("EXISTS (SELECT 1 FROM erp__item)", "a subquery"),
+    ("erp__item.unit_cost > 0", "a column of another table (erp__item.unit_cost)"),
+    (
+        "read_parquet('s3://bucket/x.parquet') IS NULL",
+        "a function reading files, URLs or other databases (READ_PARQUET('s3://bucket/x.parquet'))",
+    ),
+    (
+        "read_json_auto('https://example.com/x.json') IS NULL",
+        "a function reading files, URLs or other databases (read_json_auto)",
+    ),
+    ("glob('/home/*') IS NULL", "a function reading files, URLs or other databases (glob)"),
+    (
+        "unnest(string_split(memo, ',')) = 'x'",
+        "a function returning rows (UNNEST(STR_SPLIT(memo, ',')))",
+    ),
+    (
+        "sum(amount) > 0",
+        "an aggregate or window function (SUM(amount)); write the value of one row, "
+        "the rule does the summing",
+    ),
+    ("random() < 0.5", "a random value (RANDOM()), so findings would change every run"),
+]
+
+
+@pytest.mark.parametrize(("predicate", "why"), REFUSED)
+def test_a_refused_expression_names_the_rule_the_part_and_why(predicate, why):
+    rule = parse_rule(
+        {
+            "id": "payments-sane",
+            "kind": "validate",
+            "table": "finance.payment",
+            "checks": [{"check": "expression", "name": "p", "predicate": predicate}],
+        }
+    )
+    payments = pl.DataFrame({"payment_id": ["P1"], "amount": [1.0], "memo": ["x"]})
+    with pytest.raises(RuleError) as raised:
+        compile_rule(rule, build_context({"finance.payment": payments}))
+    assert str(raised.value) == (
+        f"rule 'payments-sane' checks[0].predicate: {predicate!r} is not allowed: it contains "
+        f"{why}. {ONLY_ROWS}"
+    )
+
+
 def test_an_unknown_column_is_named_with_the_columns_there_are():
     tree = parse_expression("on_hand_qty * unit_cots", where=WHERE)
     with pytest.raises(ExpressionError) as raised:
@@ -64,6 +121,17 @@ def test_an_unknown_column_is_named_with_the_columns_there_are():
     assert str(raised.value) == (
         f"{WHERE}: unknown column 'unit_cots'; "
         "available columns are: item_id, on_hand_qty, unit_cost."
+    )
+
+
+def test_now_and_today_are_the_period_end():
+    tree = parse_expression("posted_at < now() AND posted_on <= current_date", where=WHERE)
+
+    bound = bind_period(tree, start="2026-11-01 00:00:00+00", end="2026-12-01 00:00:00+00")
+
+    assert bound.sql(dialect="duckdb") == (
+        "posted_at < CAST('2026-12-01 00:00:00+00' AS TIMESTAMPTZ) AND posted_on <= "
+        "CAST(CAST('2026-12-01 00:00:00+00' AS TIMESTAMPTZ) AS DATE)"
     )
 
 
@@ -114,6 +182,7 @@ def test_spark_sql_uses_spark_functions_and_quoting():
 def test_an_untested_dialect_is_refused():
     rule, ctx = _time_match()
     with pytest.raises(
-        ConfigError, match=r"^unknown SQL dialect 'postgres'; use one of: duckdb, spark\.$"
+        ConfigError,
+        match=r"^unknown SQL dialect 'oracle'; use one of: duckdb, spark, postgres, snowflake\.$",
     ):
-        rule_sql(rule, ctx, "postgres")
+        rule_sql(rule, ctx, "oracle")

@@ -418,33 +418,3 @@ def test_unknown_table_names_the_snapshots_there_are():
         "rule 'x' checks[0].to_column: no snapshot 'erp.shipment' in this workspace; "
         "map a source onto it, or use one of: tms.shipment."
     )
-
-
-def test_two_checks_of_one_kind_on_one_field_are_refused():
-    rule = {
-        "id": "x",
-        "kind": "validate",
-        "table": "tms.shipment",
-        "checks": [
-            {"check": "pattern", "column": "shipment_id", "regex": "^SH"},
-            {"check": "not_null", "column": "shipment_id"},
-            {"check": "pattern", "column": "shipment_id", "regex": "[0-9]$"},
-        ],
-    }
-    with pytest.raises(RuleError) as raised:
-        _compile(rule, SHIPMENTS)
-    assert str(raised.value) == (
-        "rule 'x' checks[2]: repeats the pattern check on shipment_id of checks[0]; "
-        "merge the two, or write an expression check with its own name."
-    )
-
-
-def test_range_without_bounds_is_refused():
-    rule = {
-        "id": "x",
-        "kind": "validate",
-        "table": "tms.shipment",
-        "checks": [{"check": "range", "column": "shipment_id"}],
-    }
-    with pytest.raises(RuleError, match=r"^rule 'x' checks\[0\]: give min, max or both\.$"):
-        _compile(rule, SHIPMENTS)
