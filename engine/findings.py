@@ -12,7 +12,14 @@ from rules.sql import table_name
 _TYPES = {"amount_at_risk": pa.decimal128(18, 2), "rule_version": pa.int32()}
 FINDINGS_SCHEMA = pa.schema([(name, _TYPES.get(name, pa.string())) for name in FINDING_COLUMNS])
 
-__all__ = ["FINDINGS_SCHEMA", "empty_findings", "finding_id", "quarantine_findings", "to_findings"]
+__all__ = [
+    "FINDINGS_SCHEMA",
+    "empty_findings",
+    "finding_id",
+    "quarantine_findings",
+    "source_findings",
+    "to_findings",
+]
 
 
 def empty_findings() -> pa.Table:

@@ -80,6 +80,8 @@ def test_list_a_built_in_pack_without_a_workspace(tmp_path):
         "freight-audit.invoice-vs-rated-cost",
         "freight-audit.invoice-billed-twice",
         "freight-audit.invoice-complete",
+        "freight-audit.invoice-vs-charges",
+        "freight-audit.charge-lines-complete",
         "freight-audit.accrual",
     ]
 
