@@ -131,7 +131,10 @@ def report(
     out: Annotated[
         Path | None,
         typer.Option(
-            help="Where to write the HTML, `-` for standard output; by default RUN_ID-KIND.html."
+            help="Where to write the HTML, `-` for standard output; by default RUN_ID-KIND.html "
+            "in the current folder. Its links into the run folder are relative to the folder "
+            "it is written to (to the current folder for `-`), so they work as long as the "
+            "two stay where they are.",
         ),
     ] = None,
 ) -> None:
@@ -140,7 +143,10 @@ def report(
         raise ConfigError("--batch names the batch of a batch sheet; add --kind batch.")
     found = find_run(run, run_id)
     setup = setup_for_run(found)
-    target = out or Path(_default_report_name(found.run_id, kind, batch))
+    default_name = _default_report_name(found.run_id, kind, batch)
+    target = out or Path(default_name)
+    if str(target) != "-":
+        _check_writable(target, default_name)
     here = Path.cwd() if str(target) == "-" else target.resolve().parent
     html = render_kind(
         kind,
@@ -155,7 +161,13 @@ def report(
     if str(target) == "-":
         sys.stdout.write(html)
         return
-    target.write_text(html, encoding="utf-8")
+    try:
+        target.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"--out {target}: cannot write the report there ({exc.strerror or exc}); "
+            "choose a file in a folder you may write to."
+        ) from exc
     err.print(f"Wrote the {kind.value} report of run {found.run_id} to [bold]{target}[/].")
 
 
@@ -236,6 +248,21 @@ def _print_summary(result: RunResult, score: Score | None) -> None:
 def _default_report_name(run_id: str, kind: Kind, batch: str | None) -> str:
     suffix = f"batch-{re.sub(r'[^A-Za-z0-9_.-]+', '-', batch)}" if batch else kind.value
     return f"{run_id}-{suffix}.html"
+
+
+def _check_writable(target: Path, default_name: str) -> None:
+    """Refuse an --out path that names a folder, or a file in a folder that does not exist."""
+    if target.is_dir():
+        raise ConfigError(
+            f"--out {target} is a folder; name the file to write, "
+            f"for example --out {target / default_name}."
+        )
+    folder = target.parent
+    if not folder.is_dir():
+        raise ConfigError(
+            f"--out {target}: the folder {folder} does not exist; create it first "
+            f"(mkdir -p {folder}) or write the report somewhere else."
+        )
 
 
 def _link(here: Path, target: Path) -> str:

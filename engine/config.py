@@ -24,6 +24,7 @@ from rules.packs import PACKS, load_pack
 from rules.sql import parse_expression
 from tallyclerk.errors import ConfigError
 
+from .logo import check_logo
 from .policy import Policy, Role, TargetConfig, check_workflow
 from .rule_set import SkippedRule, canonical_types, rules_to_run
 from .sources import SOURCE_KINDS, SourceConfig, check_source, default_columns
@@ -48,8 +49,6 @@ class OwnershipConfig(_Strict):
 
 # A CSS colour a workspace may set: hex only, so no value can break out of the style sheet.
 Colour = Annotated[str, Field(pattern=r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")]
-LOGO_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg")
-LOGO_MAX_BYTES = 2_000_000
 
 
 class ColoursConfig(_Strict):
@@ -207,7 +206,8 @@ def load_workspace(folder: Path) -> LoadedWorkspace:
     except ValidationError as exc:
         raise ConfigError(_validation_message(path, exc, document)) from exc
     _check_references(config, path)
-    _check_branding(config, folder, path)
+    if config.branding is not None and config.branding.logo is not None:
+        check_logo(config.branding.logo, folder=folder, path=path)
     mappings = _parse_mappings(config, path)
     kinds: dict[str, list[str]] = {}
     for system, system_config in config.systems.items():
@@ -349,28 +349,6 @@ def _check_references(config: Workspace, path: Path) -> None:
     )
     for system in config.targets:
         known_system(system, f"targets.{system}")
-
-
-def _check_branding(config: Workspace, folder: Path, path: Path) -> None:
-    """A logo must exist and be small enough to embed in every report."""
-    logo = config.branding.logo if config.branding else None
-    if logo is None:
-        return
-    file = folder / logo
-    if file.suffix.lower() not in LOGO_SUFFIXES:
-        raise ConfigError(
-            f"{path}: branding.logo: {logo!r} is not a PNG, SVG or JPEG file; "
-            f"use a file ending in one of: {', '.join(LOGO_SUFFIXES)}."
-        )
-    if not file.is_file():
-        raise ConfigError(
-            f"{path}: branding.logo: no file {file}; give a path relative to the workspace folder."
-        )
-    if file.stat().st_size > LOGO_MAX_BYTES:
-        raise ConfigError(
-            f"{path}: branding.logo: {file} has {file.stat().st_size:,} bytes; every report "
-            f"embeds it, so use a file under {LOGO_MAX_BYTES:,} bytes."
-        )
 
 
 def _parse_mappings(

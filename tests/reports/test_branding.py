@@ -109,3 +109,52 @@ def test_bad_branding_fails_when_the_workspace_loads(tmp_path, change, message):
     root = branded_workspace(tmp_path, BRANDING.replace(*change))
     with pytest.raises(ConfigError, match=message):
         load_workspace(root)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "fake.png",
+            b"hello",
+            "branding.logo: {file} is named .png but its content is not PNG (its first bytes "
+            "are not an image's); put the real logo there, or point branding.logo at a PNG, "
+            "SVG or JPEG file.",
+        ),
+        (
+            "fake.svg",
+            b"<html><body>not a logo</body></html>",
+            "branding.logo: {file} is named .svg but its content is not SVG (its first bytes "
+            "are not an image's); put the real logo there, or point branding.logo at a PNG, "
+            "SVG or JPEG file.",
+        ),
+        (
+            "photo.jpg",
+            png(),
+            "branding.logo: {file} is named .jpg but holds a PNG image; rename it to end in "
+            ".png and update branding.logo.",
+        ),
+    ],
+    ids=["text-named-png", "html-named-svg", "png-named-jpg"],
+)
+def test_a_logo_that_is_not_the_image_it_claims_fails_when_the_workspace_loads(
+    tmp_path, name, content, message
+):
+    root = branded_workspace(tmp_path, BRANDING.replace("logo.png", name))
+    file = root / "brand" / name
+    file.write_bytes(content)
+    with pytest.raises(ConfigError) as caught:
+        load_workspace(root)
+    assert str(caught.value) == f"{root / 'tallyclerk.yaml'}: " + message.format(file=file)
+
+
+def test_jpeg_and_svg_with_an_xml_declaration_are_accepted(tmp_path):
+    root = branded_workspace(tmp_path, BRANDING.replace("logo.png", "logo.jpeg"))
+    (root / "brand" / "logo.jpeg").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00")
+    assert load_workspace(root).config.branding.logo == "brand/logo.jpeg"
+    root = branded_workspace(tmp_path, BRANDING.replace("logo.png", "logo.svg"))
+    (root / "brand" / "logo.svg").write_bytes(
+        b'\xef\xbb\xbf<?xml version="1.0"?>\n<!-- logo -->\n'
+        b'<svg xmlns="http://www.w3.org/2000/svg"/>'
+    )
+    assert load_workspace(root).config.branding.logo == "brand/logo.svg"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,36 @@ def test_report_errors_name_the_fix_and_exit_2(three_months, tmp_path, args, mes
     assert result.returncode == 2
     assert message in " ".join(result.stderr.split())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_out_in_a_missing_folder_names_the_folder_and_the_fix(three_months, tmp_path):
+    target = tmp_path / "nope" / "deeper" / "x.html"
+    result = tallyclerk("report", str(three_months), "--out", str(target), cwd=tmp_path)
+    assert result.returncode == 2
+    assert " ".join(result.stderr.split()) == (
+        f"error: --out {target}: the folder {target.parent} does not exist; create it first "
+        f"(mkdir -p {target.parent}) or write the report somewhere else."
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_out_naming_a_folder_suggests_a_file_in_it(three_months, tmp_path):
+    result = tallyclerk("report", str(three_months), "--out", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert " ".join(result.stderr.split()) == (
+        f"error: --out {tmp_path} is a folder; name the file to write, "
+        f"for example --out {tmp_path / '2026-11.001-executive.html'}."
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_links_of_a_report_written_here_open_the_findings_of_the_run(
+    three_months, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(app, ["report", str(three_months)]).exit_code == 0
+    html = (tmp_path / "2026-11.001-executive.html").read_text()
+    links = re.findall(r'href="([^"#]+)#(f-[0-9a-f]+)"', html)
+    assert links
+    for path, anchor in links:
+        assert f'id="{anchor}"' in (tmp_path / path).read_text(), path
