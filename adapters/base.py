@@ -23,7 +23,9 @@ class SourceIssue:
     """A problem in the source data that is reported as a finding, not raised.
 
     `problem` is a short code (`control_number_mismatch`, `count_mismatch`,
-    `schema_drift`, ...), `where` says where in the source it is.
+    `schema_drift`, ...), `where` says where in the source it is. `variant` tells
+    apart issues of one problem at one place and field (a drift's `added` and
+    `dropped`), and is part of the finding's id.
     """
 
     problem: str
@@ -31,6 +33,7 @@ class SourceIssue:
     message: str
     field: str = ""
     severity: str = "high"
+    variant: str = ""
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,11 @@ import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
-from tallyclerk.errors import ConfigError, SourceError
+from tallyclerk.errors import ConfigError, SourceError, sql_error_reason
 
 from .base import Extract, with_row_numbers
-from .secrets import Secrets, is_env_reference, safe_url
+from .conninfo import conninfo_text, is_uri, parse_conninfo, safe_dsn
+from .secrets import Secrets, is_env_reference
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,10 @@ def checked_query(query: str, dialect: str, *, where: str) -> exp.Query:
     """Parse `query` in `dialect`; refuse anything but one read-only SELECT."""
     try:
         statements = [s for s in sqlglot.parse(query, read=dialect) if s is not None]
-    except sqlglot.errors.ParseError as exc:
-        reason = exc.errors[0]["description"] if exc.errors else str(exc)
-        raise ConfigError(f"{where}: query: cannot parse the {dialect} query: {reason}.") from exc
+    except sqlglot.errors.SqlglotError as exc:
+        raise ConfigError(
+            f"{where}: query: cannot parse the {dialect} query: {sql_error_reason(exc)}."
+        ) from exc
     if len(statements) != 1:
         raise ConfigError(
             f"{where}: query: expected one SELECT statement, found {len(statements)}; "
@@ -80,8 +82,8 @@ def read_postgres(
     if since is not None and watermark is not None:
         tree = since_query(tree, watermark, since)
     sql = tree.sql(dialect="postgres")
-    uri = _read_only(_postgres_uri(url, password, secrets=secrets, where=where))
-    shown = safe_url(uri.split("?", 1)[0])
+    uri = _postgres_uri(url, password, secrets=secrets, where=where)
+    shown = safe_dsn(uri)
     # Driver errors may quote the connection string, so their text is redacted and
     # the original exception is not chained: its traceback would show the password.
     try:
@@ -169,27 +171,37 @@ def _plain_types(table: pa.Table) -> pa.Table:
 
 
 def _postgres_uri(url: str, password: str | None, *, secrets: Secrets, where: str) -> str:
+    """The connection string to connect with: the password added, the session read-only.
+
+    Both of libpq's forms are kept as they are written: a URI stays a URI, key=value
+    pairs stay pairs.
+    """
     uri = secrets.resolve(url, where=f"{where}: url") if is_env_reference(url) else url
-    if password is None:
-        return uri
-    secret = secrets.resolve(password, where=f"{where}: password")
+    secret = None if password is None else secrets.resolve(password, where=f"{where}: password")
+    if not is_uri(uri):
+        pairs = parse_conninfo(uri, where=f"{where}: url")
+        if secret is not None:
+            pairs["password"] = secret
+        pairs["options"] = _read_only_options(pairs.get("options", ""))
+        return conninfo_text(pairs)
     parts = urlsplit(uri)
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    netloc = f"{quote(user, safe='')}:{quote(secret, safe='')}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def _read_only(uri: str) -> str:
-    """The URI with every transaction of the session read-only from its first statement."""
-    parts = urlsplit(uri)
+    netloc = parts.netloc
+    if secret is not None:
+        user = parts.username or ""
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        netloc = f"{quote(user, safe='')}:{quote(secret, safe='')}@{host}"
     query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
     options = dict(parse_qsl(parts.query)).get("options", "")
-    query.append(("options", f"{options} -c default_transaction_read_only=on".strip()))
+    query.append(("options", _read_only_options(options)))
     encoded = urlencode(query, quote_via=quote)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, encoded, parts.fragment))
+    return urlunsplit((parts.scheme, netloc, parts.path, encoded, parts.fragment))
+
+
+def _read_only_options(options: str) -> str:
+    """Server options that make every transaction of the session read-only."""
+    return f"{options} -c default_transaction_read_only=on".strip()
 
 
 def _first_line(text: str) -> str:

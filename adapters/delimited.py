@@ -3,7 +3,8 @@
 Real exports come with a byte-order mark, Latin-1 or Windows-1252 text, quoted
 line breaks and blank trailing lines. The file is decoded once in Python, which
 finds the line of an encoding error, then DuckDB parses it and reports rows with
-the wrong number of fields by line.
+the wrong number of fields. DuckDB counts lines without the breaks inside quoted
+fields, so a second pass finds the line each record starts on in the file.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 _SHOWN_REJECTS = 5
 _CHUNK = 1 << 20
 _UTF8 = ("utf-8", "utf8", "utf_8", "utf-8-sig")
+_UTF8_BOM = codecs.BOM_UTF8
 
 
 @dataclass(frozen=True)
@@ -52,19 +54,29 @@ def read_delimited(path: Path, *, where: str, delimiter: str, encoding: str) -> 
         layout = _decode(
             path, where=where, encoding=encoding, copy_to=None if utf8 == path else utf8
         )
-        table = _parse(utf8, shown=path, where=where, delimiter=delimiter)
+        table, rejects = _parse(utf8, shown=path, where=where, delimiter=delimiter)
+        if rejects:
+            starts = _record_starts(utf8, delimiter=delimiter)
+            raise SourceError(_rejects_message(path, rejects, starts, where=where))
         lines = _line_numbers(utf8, table.num_rows, layout, delimiter=delimiter)
     return table.append_column(LINE_COLUMN, pa.array(lines, type=pa.int64()))
 
 
 def _decode(path: Path, *, where: str, encoding: str, copy_to: Path | None) -> _Layout:
     """Check every byte decodes; write a UTF-8 copy when the file is in another encoding."""
+    utf8 = encoding.lower() in _UTF8
     try:
-        decoder = codecs.getincrementaldecoder("utf-8-sig" if encoding in _UTF8 else encoding)()
+        decoder = codecs.getincrementaldecoder("utf-8-sig" if utf8 else encoding)()
     except LookupError:
         raise SourceError(
             f"{where}: unknown encoding {encoding!r}; use utf-8, latin-1 or windows-1252."
         ) from None
+    if not utf8 and _starts_with_utf8_bom(path):
+        # Single-byte encodings decode the mark as `ï»¿`, glued to the first header name.
+        raise SourceError(
+            f"{where}: {path} starts with a UTF-8 byte-order mark but {encoding} is declared: "
+            f"remove `encoding` (the file is UTF-8) or re-export it in {encoding}."
+        )
     lines, blank_run, inner_blank, quotes, pending = 0, 0, False, False, ""
     out = copy_to.open("w", encoding="utf-8", newline="") if copy_to else None
     try:
@@ -101,6 +113,11 @@ def _decode(path: Path, *, where: str, encoding: str, copy_to: Path | None) -> _
     return _Layout(inner_blank_lines=inner_blank, has_quotes=quotes)
 
 
+def _starts_with_utf8_bom(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(len(_UTF8_BOM)) == _UTF8_BOM
+
+
 def _encoding_message(
     path: Path, block: bytes, exc: UnicodeDecodeError, lines_before: int, where: str, encoding: str
 ) -> str:
@@ -117,7 +134,8 @@ def _encoding_message(
     )
 
 
-def _parse(path: Path, *, shown: Path, where: str, delimiter: str) -> pa.Table:
+def _parse(path: Path, *, shown: Path, where: str, delimiter: str) -> tuple[pa.Table, list[tuple]]:
+    """The records DuckDB read, and the ones it rejected as (line, message, text)."""
     con = duckdb.connect()
     scan = (
         "read_csv(?, header = true, all_varchar = true, delim = ?, quote = '\"', "
@@ -135,9 +153,7 @@ def _parse(path: Path, *, shown: Path, where: str, delimiter: str) -> pa.Table:
         raise SourceError(_diagnose(path, shown, where, delimiter, exc)) from exc
     finally:
         con.close()
-    if rejects:
-        raise SourceError(_rejects_message(shown, rejects, where=where))
-    return table
+    return table, rejects
 
 
 def _diagnose(path: Path, shown: Path, where: str, delimiter: str, exc: duckdb.Error) -> str:
@@ -163,11 +179,19 @@ def _unclosed_quote_line(path: Path) -> int | None:
     return opened_at if inside else None
 
 
-def _rejects_message(path: Path, rejects: list[tuple], *, where: str) -> str:
+def _rejects_message(
+    path: Path, rejects: list[tuple], starts: list[tuple[int, bool]], *, where: str
+) -> str:
+    """Name each malformed row by the line it starts on in the file.
+
+    DuckDB's line n is the n-th record it read, header and blank lines included;
+    `starts` gives the line each such record starts on.
+    """
     # DuckDB may report one line more than once (each extra field); keep the first.
     first_per_line: dict[int, tuple] = {}
     for line, message, text in rejects:
-        first_per_line.setdefault(line, (message, text))
+        physical = starts[line - 1][0] if 0 < line <= len(starts) else line
+        first_per_line.setdefault(physical, (message, text))
     shown = [
         f"  line {line}: {message.strip()}: {(text or '').strip()[:80]!r}"
         for line, (message, text) in list(first_per_line.items())[:_SHOWN_REJECTS]
@@ -191,12 +215,18 @@ def _line_numbers(path: Path, records: int, layout: _Layout, *, delimiter: str) 
     """
     if not layout.has_quotes and not layout.inner_blank_lines:
         return list(range(2, records + 2))
-    starts: list[int] = []
+    starts = [line for line, blank in _record_starts(path, delimiter=delimiter) if not blank]
+    return starts[1 : records + 1]
+
+
+def _record_starts(path: Path, *, delimiter: str) -> list[tuple[int, bool]]:
+    """For each record of the file, header and blank lines included: the line it starts
+    on, and whether it is blank."""
+    starts: list[tuple[int, bool]] = []
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         start = 1
         for fields in reader:
-            if fields:
-                starts.append(start)
+            starts.append((start, not fields))
             start = reader.line_num + 1
-    return starts[1 : records + 1]
+    return starts

@@ -23,6 +23,7 @@ from .canonical import SQL_TYPES, Entity
 BAD_COLUMNS = "__bad_columns"
 _SOURCE = "source"
 _NUMERIC = frozenset({"integer", "decimal", "money"})
+_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.IntDiv, exp.Neg, exp.Pow)
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,9 @@ def apply_mapping(
         con.register(_SOURCE, raw)
         result = con.sql(select.sql(dialect="duckdb")).to_arrow_table()
     except duckdb.Error as exc:
-        raise ConfigError(f"{where}: the mapping cannot be applied: {exc}") from exc
+        raise ConfigError(
+            _failed_column(con, typed, raw, types, where=where) or _first(exc, where)
+        ) from exc
     finally:
         con.close()
 
@@ -156,12 +159,78 @@ def _check_mapping(
                 f"{where}: value_maps.{name}: {name!r} is not mapped under `columns`; "
                 "map it first, then translate its values."
             )
+    for name, tree in columns.items():
+        _refuse_text_arithmetic(name, tree, raw, types, where=where)
     missing_key = [name for name in entity.key if name not in columns]
     if missing_key:
         raise ConfigError(
             f"{where}: the key of {entity.name} is {', '.join(entity.key)}, "
             f"but {', '.join(missing_key)} is not mapped under `columns`."
         )
+
+
+def _refuse_text_arithmetic(
+    name: str, tree: exp.Expression, raw: pa.Table, types: Mapping[str, str], *, where: str
+) -> None:
+    """Arithmetic on a column that arrives as text fails in DuckDB: PostgreSQL NUMERIC
+    does, and every field of a CSV file. Say which column to declare, and as what."""
+    for node in tree.find_all(*_ARITHMETIC):
+        operands = [node.this] if isinstance(node, exp.Neg) else [node.this, node.expression]
+        for operand in operands:
+            column = operand.unnest() if operand is not None else None
+            if not isinstance(column, exp.Column) or column.name in types:
+                continue
+            if not _is_text(raw.schema.field(column.name).type):
+                continue
+            other = [o for o in operands if o is not operand]
+            wanted = (
+                "timestamp" if other and isinstance(other[0].unnest(), exp.Interval) else "decimal"
+            )
+            raise ConfigError(
+                f"{where}: columns.{name} computes with the source column {column.name!r}, "
+                f"which arrives as text; declare its type beside `columns`: "
+                f"`types: {{{column.name}: {wanted}}}`."
+            )
+
+
+def _failed_column(
+    con: duckdb.DuckDBPyConnection,
+    typed: list[exp.Expression],
+    raw: pa.Table,
+    types: Mapping[str, str],
+    *,
+    where: str,
+) -> str | None:
+    """Which mapped column DuckDB refused, tried one at a time; None if each works alone."""
+    text = {c for c in data_columns(raw) if c not in types and _is_text(raw.schema.field(c).type)}
+    for projection in typed[1:-1]:
+        query = exp.select(projection).from_(exp.to_table(_SOURCE)).limit(0)
+        try:
+            con.sql(query.sql(dialect="duckdb"))
+        except duckdb.Error as exc:
+            reads = [c.name for c in projection.find_all(exp.Column) if c.name in text]
+            shown = ", ".join(repr(name) for name in dict.fromkeys(reads))
+            hint = (
+                f" It reads {shown} as text; if it computes with that, declare the type: "
+                f"`types: {{{reads[0]}: decimal}}`."
+                if reads
+                else ""
+            )
+            reason = _reason(exc).rstrip(".")
+            return f"{where}: columns.{projection.alias} cannot be computed ({reason}).{hint}"
+    return None
+
+
+def _first(exc: duckdb.Error, where: str) -> str:
+    return f"{where}: the mapping cannot be applied: {_reason(exc)}"
+
+
+def _reason(exc: duckdb.Error) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _is_text(type_: pa.DataType) -> bool:
+    return pa.types.is_string(type_) or pa.types.is_large_string(type_)
 
 
 def _typed_sources(

@@ -2,6 +2,8 @@
 
 Every secret value resolved through `Secrets` is remembered, so that error messages
 built from a driver's or a server's text can be scrubbed of it before they are raised.
+Passwords written into connection strings (`password=...`, `user:password@`) are
+masked too, whether or not they came through a reference.
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MASK = "***"
 # Query parameters whose values are credentials in the APIs we talk to.
 _SECRET_PARAMS = re.compile(r"(token|secret|password|passwd|pwd|key|sig|signature|auth)", re.I)
+# A password inside a URL's user info, and `password=value` in a key=value connection
+# string or a query string (quoted values may hold blanks and escaped quotes).
+_USERINFO_PASSWORD = re.compile(r"(://[^/\s:@]*):[^@/\s]*@")
+_PASSWORD_PAIR = re.compile(
+    r"\b((?:ssl)?password|passwd|pwd)(\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&;]*)", re.I
+)
 
 
 def is_env_reference(value: str) -> bool:
@@ -53,10 +61,16 @@ class Secrets:
         self._seen.update({value, quote(value, safe="")})
 
     def redact(self, text: str) -> str:
-        """`text` with every resolved secret, and credentials inside URLs, masked."""
+        """`text` with every resolved secret, and passwords in connection strings, masked."""
         for value in sorted(self._seen, key=len, reverse=True):
             text = text.replace(value, MASK)
-        return re.sub(r"(://[^/\s:@]+):[^@/\s]+@", rf"\1:{MASK}@", text)
+        return redact_credentials(text)
+
+
+def redact_credentials(text: str) -> str:
+    """`text` with the password of every URL and `password=` pair in it masked."""
+    text = _USERINFO_PASSWORD.sub(rf"\1:{MASK}@", text)
+    return _PASSWORD_PAIR.sub(rf"\1\2{MASK}", text)
 
 
 def safe_url(url: str) -> str:

@@ -59,6 +59,7 @@ def drift_issues(changes: list[Change], *, where: str, since_run: str) -> list[S
             problem="schema_drift",
             where=where,
             field=change.column,
+            variant=change.kind,
             severity="medium" if change.kind == "added" else "high",
             message=f"{where}: column {change.detail} since run {since_run}.",
         )

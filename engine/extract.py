@@ -1,7 +1,8 @@
 """Hands each declared source to the adapter of its kind, one adapter module per kind.
 
 The engine knows the configuration; adapters receive plain values, so they
-never import the engine.
+never import the engine. Every error an adapter raises passes through here, and
+leaves with its secrets and connection-string passwords masked.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from adapters.rest import Paging, read_rest
 from adapters.secrets import Secrets
 from adapters.suiteql import read_suiteql
 from adapters.x12 import X12_SUFFIXES, read_x12
+from tallyclerk.errors import TallyclerkError
 
 from .sources import (
     FileSource,
@@ -35,6 +37,19 @@ def extract(
     root: Path, source: SourceConfig, *, where: str, since: str | None, secrets: Secrets
 ) -> Extract:
     """Read one source; `since` is the watermark of the previous run, None for a full read."""
+    try:
+        return _extract(root, source, where=where, since=since, secrets=secrets)
+    except TallyclerkError as exc:
+        shown = secrets.redact(str(exc))
+        if shown == str(exc):
+            raise
+        # The cause is dropped along with the text: its traceback would show the secret.
+        raise type(exc)(shown) from None
+
+
+def _extract(
+    root: Path, source: SourceConfig, *, where: str, since: str | None, secrets: Secrets
+) -> Extract:
     column = getattr(getattr(source, "watermark", None), "column", None)
     if isinstance(source, FileSource):
         options = FileOptions(source.delimiter, source.encoding, source.sheet, source.records)

@@ -74,10 +74,12 @@ def source_findings(snapshots: Iterable) -> pa.Table:
     for snapshot in snapshots:
         rule_id = f"source.{table_name(snapshot.ref)}"
         for issue in snapshot.issues:
+            # A column added in one run and dropped in the next are two findings.
+            problem = f"{issue.problem}:{issue.variant}" if issue.variant else issue.problem
             rows.append(
                 {
                     "finding_id": finding_id(
-                        rule_id, snapshot.entity, issue.where, issue.field, issue.problem
+                        rule_id, snapshot.entity, issue.where, issue.field, problem
                     ),
                     "rule_id": rule_id,
                     "kind": "validate",

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from adapters.conninfo import SECRET_KEYS, is_uri, parse_conninfo
 from adapters.secrets import is_env_reference, safe_url
 from adapters.x12 import supported_columns, supported_pairs
 from tallyclerk.errors import ConfigError
@@ -193,7 +194,7 @@ def check_source(source: SourceConfig, *, where: str) -> None:
     if isinstance(source, X12Source):
         _check_x12(source, where=where)
     if isinstance(source, PostgresSource):
-        _check_url(source.url, where=f"{where}.url", secret_field="password")
+        _check_connection_string(source.url, where=f"{where}.url")
         _check_secret(source.password, where=f"{where}.password")
     if isinstance(source, HttpSource):
         _check_url(source.url, where=f"{where}.url", secret_field="auth")
@@ -233,6 +234,20 @@ def _check_url(url: str, *, where: str, secret_field: str) -> None:
                 f"{where}: the URL holds the credential parameter {name!r}; remove it and "
                 f"give the secret as `{secret_field}` with an env:NAME reference."
             )
+
+
+def _check_connection_string(url: str, *, where: str) -> None:
+    """A PostgreSQL URI, or libpq's key=value pairs: neither may hold the password."""
+    if is_env_reference(url) or is_uri(url):
+        _check_url(url, where=where, secret_field="password")
+        return
+    written = SECRET_KEYS & set(parse_conninfo(url, where=where))
+    if written:
+        raise ConfigError(
+            f"{where}: the connection string holds {' and '.join(sorted(written))}=...; "
+            "remove it and give the password as `password: env:NAME` (the name of an "
+            "environment variable)."
+        )
 
 
 def _check_secret(value: str | None, *, where: str) -> None:

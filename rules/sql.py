@@ -6,13 +6,15 @@ this module checks: no queries, no statements, no functions that touch files.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.tokens import TokenType
 
-from tallyclerk.errors import ExpressionError
+from tallyclerk.errors import ExpressionError, sql_error_reason
 
 READ_DIALECT = "duckdb"
 
@@ -64,6 +66,9 @@ _STATEMENTS = (
 # Names a rule may use for the bounds of the period it runs over.
 PERIOD_NAMES = ("period_start", "period_end")
 
+# A token that could be a column's name if it were not a keyword.
+_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
 
 def parse_expression(text: str | int | float, *, where: str) -> exp.Expression:
     """Parse one SQL expression written by a user, refusing anything unsafe.
@@ -73,14 +78,16 @@ def parse_expression(text: str | int | float, *, where: str) -> exp.Expression:
     source = str(text)
     try:
         tree = sqlglot.parse_one(source, read=READ_DIALECT)
-    except sqlglot.errors.ParseError as exc:
-        reason = exc.errors[0]["description"] if exc.errors else str(exc)
-        raise ExpressionError(
-            f"{where}: cannot parse SQL expression {source!r}: {reason}. "
-            "Write one expression, for example \"ltrim(ItemNumber, '0')\"."
-        ) from exc
+    except sqlglot.errors.SqlglotError as exc:
+        raise ExpressionError(_parse_failure(source, exc, where=where)) from exc
     if tree is None:
         raise ExpressionError(f"{where}: the SQL expression is empty.")
+    _check_safe(tree, source=source, where=where)
+    return tree.transform(_now_as_current_timestamp)
+
+
+def _check_safe(tree: exp.Expression, *, source: str, where: str) -> None:
+    """Raise naming the first part of a user expression that it may not hold."""
     for node in tree.walk():
         reason = _unsafe(node)
         if reason:
@@ -101,7 +108,37 @@ def parse_expression(text: str | int | float, *, where: str) -> exp.Expression:
                 f"{where}: {source!r} calls the unknown function {node.name}(). Use a standard "
                 "SQL function, or one of: " + ", ".join(sorted(_SAFE_ANONYMOUS)) + "."
             )
-    return tree.transform(_now_as_current_timestamp)
+
+
+def _parse_failure(source: str, exc: Exception, *, where: str) -> str:
+    """Say why an expression does not parse; a column named like an SQL keyword is the
+    usual reason, and quoting it is the fix."""
+    for word, quoted in _keywords_quoted(source):
+        try:
+            _check_safe(sqlglot.parse_one(quoted, read=READ_DIALECT), source=quoted, where=where)
+        except (sqlglot.errors.SqlglotError, ExpressionError):
+            continue
+        return (
+            f"{where}: cannot parse SQL expression {source!r}: {word} is a reserved word in "
+            f"SQL; to read the source column {word}, quote its name: {quoted!r}."
+        )
+    return (
+        f"{where}: cannot parse SQL expression {source!r}: {sql_error_reason(exc)}. "
+        "Write one expression, for example \"ltrim(ItemNumber, '0')\"."
+    )
+
+
+def _keywords_quoted(source: str) -> list[tuple[str, str]]:
+    """The expression with one of its keywords quoted as a name, for each keyword in it."""
+    try:
+        tokens = sqlglot.tokenize(source, read=READ_DIALECT)
+    except sqlglot.errors.SqlglotError:
+        return []
+    return [
+        (token.text, f'{source[: token.start]}"{token.text}"{source[token.end + 1 :]}')
+        for token in tokens
+        if token.token_type is not TokenType.VAR and _WORD.match(token.text)
+    ]
 
 
 def _unsafe(node: exp.Expression) -> str | None:

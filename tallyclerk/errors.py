@@ -7,6 +7,15 @@ Every message names where the problem is and how to fix it.
 
 from __future__ import annotations
 
+import re
+
+# sqlglot describes parse errors with its own reprs; messages show their text instead.
+_TOKEN = re.compile(
+    r"<Token token_type: TokenType\.(\w+), text: (.*?), line: \d+, col: \d+, "
+    r"start: \d+, end: \d+, comments: \[.*?\]>"
+)
+_CLASS = re.compile(r"<class '(?:\w+\.)*(\w+)'>")
+
 
 class TallyclerkError(Exception):
     """Base of every error tallyclerk raises on purpose."""
@@ -58,3 +67,15 @@ class AccessError(TallyclerkError):
 
 class ApplyError(TallyclerkError):
     """A batch cannot be exported or applied to its target system as configured."""
+
+
+def sql_error_reason(exc: Exception) -> str:
+    """What sqlglot found wrong with a piece of SQL, in words: no token or class reprs."""
+    errors = getattr(exc, "errors", None)
+    if errors:
+        text = errors[0]["description"]
+    else:
+        # Only the tokenizer raises without a list of errors; it stops at an open quote.
+        return "a quoted string or name is never closed"
+    text = _TOKEN.sub(lambda m: "the end of it" if m[1] == "SENTINEL" else repr(m[2]), text)
+    return _CLASS.sub(r"\1", text)

@@ -142,6 +142,48 @@ def test_wrong_password_never_shows_the_password(wms):
     assert "not-the-right-one" not in message and caught.value.__cause__ is None
 
 
+def _keyword_dsn(server, **extra: str) -> str:
+    pairs = {"host": server.host, "port": str(server.port), "dbname": server.database}
+    pairs |= {"user": server.user, **extra}
+    return " ".join(f"{key}={value}" for key, value in pairs.items())
+
+
+def test_keyword_value_connection_string_takes_the_password_from_the_environment(wms):
+    extract = read_postgres(
+        url=_keyword_dsn(wms),
+        password="env:WMS_DB_PASSWORD",
+        query="SELECT count(*) AS n FROM wms.inventory",
+        watermark=None,
+        since=None,
+        where=WHERE,
+        secrets=_secrets(wms),
+    )
+    assert extract.table.column("n").to_pylist() == [3]
+    assert extract.source["url"] == f"host=127.0.0.1 port={wms.port} dbname=postgres"
+
+
+def test_keyword_value_connection_string_with_a_password_is_never_shown(wms):
+    # A password inside a connection string that comes from the environment is allowed,
+    # but neither the string nor the password may appear in the error.
+    dsn = _keyword_dsn(wms, password="Sup3rS3cretXYZ")
+    with pytest.raises(SourceError) as caught:
+        read_postgres(
+            url="env:WMS_DSN",
+            password=None,
+            query="SELECT 1",
+            watermark=None,
+            since=None,
+            where=WHERE,
+            secrets=Secrets({"WMS_DSN": dsn}),
+        )
+    message = str(caught.value)
+    assert message.startswith(
+        f"{WHERE}: cannot connect to host=127.0.0.1 port={wms.port} dbname=postgres: "
+    )
+    assert 'password authentication failed for user "tally"' in message
+    assert "Sup3rS3cretXYZ" not in message and "user=tally" not in message
+
+
 def test_missing_environment_variable_is_named():
     with pytest.raises(ConfigError) as caught:
         read_postgres(

@@ -103,6 +103,33 @@ def test_row_with_too_many_columns(tmp_path):
     )
 
 
+def test_malformed_row_after_quoted_line_breaks_names_its_physical_line(tmp_path):
+    # The first record spans lines 2 to 4 and a blank line follows it; DuckDB counts
+    # neither the line breaks inside quotes nor, consistently, the records around them.
+    path = tmp_path / "items.csv"
+    path.write_text('a,b,c\n1,"x\ny\nz",3\n\n4,5,6,7,8\n9,"p\nq",9,9\n', encoding="utf-8")
+    with pytest.raises(SourceError) as caught:
+        _read(path)
+    assert str(caught.value) == (
+        f"{WHERE}: {path} has 2 malformed row(s):\n"
+        "  line 6: Expected Number of Columns: 3 Found: 4: '4,5,6,7,8'\n"
+        "  line 7: Expected Number of Columns: 3 Found: 4: '9,\"p\\nq\",9,9'\n"
+        "Fix the export so every row has as many fields as the header, "
+        "or quote fields that contain the delimiter."
+    )
+
+
+def test_utf8_byte_order_mark_in_a_file_declared_latin_1(tmp_path):
+    path = tmp_path / "items.csv"
+    path.write_bytes(b"\xef\xbb\xbfItemNumber;Description\n000123;Pallet\n")
+    with pytest.raises(SourceError) as caught:
+        _read(path, delimiter=";", encoding="latin-1")
+    assert str(caught.value) == (
+        f"{WHERE}: {path} starts with a UTF-8 byte-order mark but latin-1 is declared: "
+        "remove `encoding` (the file is UTF-8) or re-export it in latin-1."
+    )
+
+
 def test_decimal_commas_and_thousands_separators_become_canonical_decimals():
     raw = pa.table(
         {

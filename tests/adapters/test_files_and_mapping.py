@@ -103,3 +103,34 @@ def test_unknown_canonical_column_and_unmapped_key_are_refused():
         apply_mapping(raw, ENTITIES["item"], _mapping(item_id="SKU", colour="SKU"), where="wms")
     with pytest.raises(ConfigError, match="the key of item is item_id, but item_id is not mapped"):
         apply_mapping(raw, ENTITIES["item"], _mapping(description="SKU"), where="wms")
+
+
+def test_arithmetic_on_a_column_that_arrives_as_text_names_the_type_to_declare():
+    # PostgreSQL NUMERIC arrives as exact text, as every CSV field does.
+    raw = pa.table({"__row": [1], "wh": ["W1"], "sku": ["A"], "qty": ["12.5000"]})
+    entity = ENTITIES["inventory_balance"]
+    where = "system 'wms', inventory_balance from postgres query"
+    for expression in ("qty * 0.45359237", "(qty) / 2", "-qty"):
+        mapping = _mapping(location_id="wh", item_id="sku", on_hand_qty=expression)
+        with pytest.raises(ConfigError) as caught:
+            apply_mapping(raw, entity, mapping, where=where)
+        assert str(caught.value) == (
+            f"{where}: columns.on_hand_qty computes with the source column 'qty', which arrives "
+            "as text; declare its type beside `columns`: `types: {qty: decimal}`."
+        )
+    mapping = _mapping(location_id="wh", item_id="sku", on_hand_qty="qty * 2")
+    mapped = apply_mapping(raw, entity, mapping, types={"qty": "decimal"}, where=where)
+    assert mapped.table.column("on_hand_qty").to_pylist() == [Decimal("25.0000")]
+
+
+def test_a_mapping_duckdb_refuses_names_the_column_it_computes():
+    raw = pa.table({"__row": [1], "wh": ["W1"], "sku": ["A"], "qty": ["12"]})
+    mapping = _mapping(location_id="wh", item_id="sku", on_hand_qty="ltrim(qty) * 2")
+    with pytest.raises(ConfigError) as caught:
+        apply_mapping(raw, ENTITIES["inventory_balance"], mapping, where="wms")
+    message = str(caught.value)
+    assert message.startswith("wms: columns.on_hand_qty cannot be computed (Binder Error: ")
+    assert message.endswith(
+        "It reads 'qty' as text; if it computes with that, declare the type: "
+        "`types: {qty: decimal}`."
+    )

@@ -32,3 +32,21 @@ def test_safe_url_drops_user_info_and_masks_credential_parameters():
     assert safe_url(url) == (
         "https://erp.example.com:8443/odata/orders?$top=5&access_token=***&sig=***"
     )
+
+
+def test_redact_masks_passwords_in_connection_strings_it_never_resolved():
+    secrets = Secrets({})
+    text = (
+        "host=127.0.0.1 port=55439 dbname=wms user=tally password=Sup3rS3cretXYZ; "
+        "host=db password = 'with blank \\' quote' user=u; "
+        "postgresql://tally:hunter2@db:5432/wms?sslmode=require&password=zz"
+    )
+    assert secrets.redact(text) == (
+        "host=127.0.0.1 port=55439 dbname=wms user=tally password=***; "
+        "host=db password = *** user=u; "
+        "postgresql://tally:***@db:5432/wms?sslmode=require&password=***"
+    )
+    # Words about passwords are left alone.
+    assert secrets.redact('password authentication failed for user "tally"') == (
+        'password authentication failed for user "tally"'
+    )

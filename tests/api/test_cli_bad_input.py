@@ -117,6 +117,15 @@ def test_unknown_rule_kind_names_the_rule(tmp_path):
         ("(SELECT 1)", "'(SELECT 1)' is not allowed: it contains a subquery"),
         ("read_csv('/etc/passwd')", "is not allowed: it contains a function reading files, URLs"),
         ("getenv('HOME')", "calls the unknown function getenv()"),
+        (
+            "DESC",
+            "cannot parse SQL expression 'DESC': DESC is a reserved word in SQL; to read the "
+            "source column DESC, quote its name: '\"DESC\"'.",
+        ),
+        (
+            "'SKU",
+            'cannot parse SQL expression "\'SKU": a quoted string or name is never closed.',
+        ),
     ],
 )
 def test_unsafe_or_unparsable_mapping_expression(tmp_path, expression, expected):
@@ -127,7 +136,33 @@ def test_unsafe_or_unparsable_mapping_expression(tmp_path, expression, expected)
     result = _run("run", str(folder), "--period", "2026-11")
     assert result.returncode == 2
     assert "systems.wms.sources[0].columns.item_id" in result.stderr
-    assert expected in result.stderr
+    assert expected in " ".join(result.stderr.split())
+    assert "Token" not in result.stderr and "<class" not in result.stderr
+
+
+def test_a_column_named_like_a_keyword_is_read_when_quoted(tmp_path):
+    folder = _workspace(tmp_path)
+    (folder / "wms" / "items.csv").write_text(ITEMS_WMS.replace("DESCRIPTION", "DESC"))
+    config = yaml.safe_load((folder / "tallyclerk.yaml").read_text())
+    config["systems"]["wms"]["sources"][0]["columns"]["description"] = '"DESC"'
+    (folder / "tallyclerk.yaml").write_text(yaml.safe_dump(config))
+    result = _run("run", str(folder), "--period", "2026-11")
+    assert result.returncode == 0, result.stderr
+    assert "Findings: 0" in result.stdout
+
+
+def test_arithmetic_on_a_text_column_names_the_type_to_declare(tmp_path):
+    folder = _workspace(tmp_path)
+    config = yaml.safe_load((folder / "tallyclerk.yaml").read_text())
+    del config["systems"]["wms"]["sources"][0]["types"]
+    (folder / "tallyclerk.yaml").write_text(yaml.safe_dump(config))
+    result = _run("run", str(folder), "--period", "2026-11")
+    assert result.returncode == 2
+    assert " ".join(result.stderr.split()) == (
+        "error: system 'wms', item from wms/items.csv: columns.weight_kg computes with the "
+        "source column 'WEIGHT_LB', which arrives as text; declare its type beside `columns`: "
+        "`types: {WEIGHT_LB: decimal}`."
+    )
 
 
 def test_unknown_column_in_mapping_names_system_file_and_header(tmp_path):
@@ -162,6 +197,48 @@ def test_malformed_csv_row_names_file_and_line(tmp_path):
     assert "has 1 malformed row(s)" in result.stderr
     assert "line 4: Expected Number of Columns: 3 Found: 4" in result.stderr
     assert _runs(folder) == []
+
+
+# The first record's description spans lines 2 to 4 of the file.
+MULTILINE_WMS = 'SKU,DESCRIPTION,WEIGHT_LB\n1,"Pallet\njack,\nheavy",27.56\n'
+
+
+def test_malformed_row_after_a_quoted_line_break_names_its_line_in_the_file(tmp_path):
+    folder = _workspace(tmp_path)
+    (folder / "wms" / "items.csv").write_text(MULTILINE_WMS + "2,Shrink wrap,6.61,x,y\n")
+    result = _run("run", str(folder), "--period", "2026-11")
+    assert result.returncode == 1
+    assert "line 5: Expected Number of Columns: 3 Found: 4: '2,Shrink wrap,6.61,x,y'" in (
+        result.stderr
+    )
+    assert "line 3:" not in result.stderr
+
+
+def test_value_quarantined_after_a_quoted_line_break_names_its_line_in_the_file(tmp_path):
+    folder = _workspace(tmp_path)
+    (folder / "wms" / "items.csv").write_text(MULTILINE_WMS + "2,Shrink wrap,six\n")
+    result = _run("run", str(folder), "--period", "2026-11")
+    assert result.returncode == 0, result.stderr
+    findings = pq.read_table(folder / ".tallyclerk" / "runs" / "2026-11.001" / "findings.parquet")
+    quarantined = [f["message"] for f in findings.to_pylist() if f["problem"] == "quarantined"]
+    assert quarantined == [
+        "wms/items.csv line 5: weight_kg 'six' is not a valid decimal; the row is quarantined."
+    ]
+
+
+def test_utf8_byte_order_mark_with_a_declared_single_byte_encoding(tmp_path):
+    folder = _workspace(tmp_path)
+    config = yaml.safe_load((folder / "tallyclerk.yaml").read_text())
+    config["systems"]["erp"]["sources"][0]["encoding"] = "latin-1"
+    (folder / "tallyclerk.yaml").write_text(yaml.safe_dump(config))
+    (folder / "erp" / "items.csv").write_bytes(b"\xef\xbb\xbf" + ITEMS_ERP.encode())
+    result = _run("run", str(folder), "--period", "2026-11")
+    assert result.returncode == 1
+    assert " ".join(result.stderr.split()) == (
+        f"error: system 'erp', item from erp/items.csv: {folder / 'erp' / 'items.csv'} starts "
+        "with a UTF-8 byte-order mark but latin-1 is declared: remove `encoding` (the file is "
+        "UTF-8) or re-export it in latin-1."
+    )
 
 
 def test_value_of_wrong_type_is_quarantined_and_reported(tmp_path):
@@ -211,3 +288,24 @@ def test_rows_without_a_key_are_quarantined_each_with_its_own_finding(tmp_path):
         ("row=4", "item_id"),
     ]
     assert len({f["finding_id"] for f in quarantined}) == 2
+
+
+def test_a_password_in_a_postgres_connection_string_is_refused_and_never_printed(tmp_path):
+    folder = _workspace(tmp_path)
+    config = yaml.safe_load((folder / "tallyclerk.yaml").read_text())
+    config["systems"]["wms"]["sources"][0] = {
+        "kind": "postgres",
+        "entity": "item",
+        "url": "host=127.0.0.1 port=55439 dbname=wms user=tally password=Sup3rS3cretXYZ",
+        "query": "SELECT sku FROM items",
+        "columns": {"item_id": "sku"},
+    }
+    (folder / "tallyclerk.yaml").write_text(yaml.safe_dump(config))
+    result = _run("run", str(folder), "--period", "2026-11")
+    assert result.returncode == 2
+    assert " ".join(result.stderr.split()) == (
+        f"error: {folder / 'tallyclerk.yaml'}: systems.wms.sources[0].url: the connection "
+        "string holds password=...; remove it and give the password as `password: env:NAME` "
+        "(the name of an environment variable)."
+    )
+    assert "Sup3rS3cretXYZ" not in result.stdout + result.stderr

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -65,6 +68,29 @@ def test_edi_carriers_example_finds_what_the_real_files_hold(tmp_path):
         "wms.receipt": 1,
     }
     assert snapshots["rail.shipment_event"]["source"]["sets"] == 17
+
+
+def test_the_readme_shows_what_the_example_run_prints(tmp_path):
+    shutil.copytree(
+        EXAMPLE,
+        tmp_path / "examples" / "edi-carriers",
+        ignore=shutil.ignore_patterns(".tallyclerk"),
+    )
+    command = "tallyclerk run examples/edi-carriers --period 2026-11"
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "tallyclerk"), *command.split()[1:]],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    readme = (EXAMPLE.parents[1] / "README.md").read_text(encoding="utf-8")
+    shown = readme.split(f"$ {command}\n", 1)[1].split("```", 1)[0]
+    # Standard error holds the warnings, and a blank line where the progress bars were.
+    printed = [line.rstrip() for line in (result.stderr + result.stdout).splitlines()]
+    assert shown.splitlines() == [line for line in printed if line]
 
 
 def _sqlite_workspace(folder: Path) -> Path:
@@ -139,6 +165,32 @@ def test_runs_read_incrementally_from_the_last_run_and_full_on_request(tmp_path)
     assert result.exit_code == 0, result.output
     assert _manifest(folder, "2026-11.003")["mode"] == "full"
     assert _rows(folder, "2026-11.003") == [("W1", "B", 2), ("W2", "C", 5)]
+
+
+def test_a_column_added_then_dropped_gives_two_findings_each_new(tmp_path):
+    folder = _sqlite_workspace(tmp_path / "ws")
+    run_workspace(folder, "2026-11")
+    with sqlite3.connect(folder / "wms.db") as connection:
+        connection.execute("ALTER TABLE stock ADD COLUMN lot TEXT")
+        connection.execute("UPDATE stock SET lot = 'L-1'")
+    added = run_workspace(folder, "2026-11", full=True)
+    with sqlite3.connect(folder / "wms.db") as connection:
+        connection.execute("ALTER TABLE stock DROP COLUMN lot")
+    dropped = run_workspace(folder, "2026-11", full=True)
+
+    def drift(table) -> list[tuple[str, str, str]]:
+        rows = [f for f in table.to_pylist() if f["problem"] == "schema_drift"]
+        return [(f["field"], f["status"], f["message"].split(": ")[-1]) for f in rows]
+
+    assert drift(added.findings) == [
+        ("lot", "new", "column 'lot' (string) was added since run 2026-11.001.")
+    ]
+    assert drift(dropped.findings) == [
+        ("lot", "new", "column 'lot' (string) was dropped since run 2026-11.002.")
+    ]
+    assert drift(dropped.resolved) == [
+        ("lot", "resolved", "column 'lot' (string) was added since run 2026-11.001.")
+    ]
 
 
 def _api_workspace(folder: Path, url: str, **source) -> Path:

@@ -79,6 +79,51 @@ def test_a_secret_written_into_the_workspace_is_refused(tmp_path):
     assert "hunter2" not in message
 
 
+def test_a_password_in_a_key_value_connection_string_is_refused(tmp_path):
+    source = {
+        "kind": "postgres",
+        "entity": "item",
+        "url": "host=127.0.0.1 port=55439 dbname=wms user=tally password=Sup3rS3cretXYZ",
+        "query": "SELECT 1 AS id",
+        "columns": {"item_id": "id"},
+    }
+    message = _config_error(tmp_path, source)
+    assert message == (
+        "systems.wms.sources[0].url: the connection string holds password=...; remove it "
+        "and give the password as `password: env:NAME` (the name of an environment variable)."
+    )
+    assert "Sup3rS3cretXYZ" not in message
+    source["url"] = "host=db dbname=wms password='unclosed"
+    assert _config_error(tmp_path, source) == (
+        "systems.wms.sources[0].url: a quoted value of the PostgreSQL connection string is "
+        "never closed; close it with '."
+    )
+
+
+def test_every_adapter_error_leaves_with_its_passwords_masked(tmp_path, monkeypatch):
+    import engine.extract
+
+    def leaky(*args, **kwargs):
+        raise SourceError(
+            "cannot open host=db user=u password=Sup3rS3cretXYZ via postgresql://u:hunter2@db/x"
+        )
+
+    monkeypatch.setattr(engine.extract, "read_sqlite", leaky)
+    source = {
+        "kind": "sqlite",
+        "entity": "item",
+        "file": "wms.db",
+        "query": "SELECT 1 AS id",
+        "columns": {"item_id": "id"},
+    }
+    with pytest.raises(SourceError) as caught:
+        take_snapshot(_workspace(tmp_path, "wms", source), "wms", 0)
+    assert str(caught.value) == (
+        "cannot open host=db user=u password=*** via postgresql://u:***@db/x"
+    )
+    assert caught.value.__cause__ is None
+
+
 def test_api_key_in_a_url_is_refused(tmp_path):
     source = {
         "kind": "rest",
@@ -291,6 +336,32 @@ def test_schema_drift_is_reported_and_a_lost_mapped_column_stops_the_read(tmp_pa
         f"{where}: column renamed from 'sku' to 'sku_code' since run 2026-11.001, but "
         "columns.item_id reads it; update the mapping in tallyclerk.yaml."
     )
+
+
+def test_arithmetic_on_postgres_numeric_names_the_type_to_declare(tmp_path, stock_db):
+    secrets = Secrets({"WMS_PASSWORD": stock_db.password})
+    source = {
+        "kind": "postgres",
+        "entity": "inventory_balance",
+        "url": stock_db.url(),
+        "password": "env:WMS_PASSWORD",
+        "query": "SELECT wh, sku, qty FROM stock",
+        "columns": {"location_id": "wh", "item_id": "sku", "on_hand_qty": "qty * 0.5"},
+    }
+    with pytest.raises(ConfigError) as caught:
+        take_snapshot(_workspace(tmp_path, "wms", source), "wms", 0, secrets=secrets)
+    assert str(caught.value) == (
+        "system 'wms', inventory_balance from postgres query: columns.on_hand_qty computes "
+        "with the source column 'qty', which arrives as text; declare its type beside "
+        "`columns`: `types: {qty: decimal}`."
+    )
+    source["types"] = {"qty": "decimal"}
+    snapshot = take_snapshot(_workspace(tmp_path, "wms", source), "wms", 0, secrets=secrets)
+    assert sorted(snapshot.table.column("on_hand_qty").to_pylist()) == [
+        Decimal("0.5"),
+        Decimal("1.0"),
+        Decimal("1.5"),
+    ]
 
 
 def test_the_password_reaches_no_manifest_log_or_error(tmp_path, stock_db, caplog):

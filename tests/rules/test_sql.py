@@ -46,8 +46,12 @@ ONLY_ROWS = "Only single-row expressions over the row's own columns are accepted
         (
             "amount +",
             f"{WHERE}: cannot parse SQL expression 'amount +': Required keyword: 'expression' "
-            "missing for <class 'sqlglot.expressions.core.Add'>. Write one expression, for "
-            "example \"ltrim(ItemNumber, '0')\".",
+            "missing for Add. Write one expression, for example \"ltrim(ItemNumber, '0')\".",
+        ),
+        (
+            "desc * 2",
+            f"{WHERE}: cannot parse SQL expression 'desc * 2': desc is a reserved word in SQL; "
+            "to read the source column desc, quote its name: '\"desc\" * 2'.",
         ),
     ],
 )
