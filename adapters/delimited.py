@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from tallyclerk.errors import SourceError
+from tallyclerk.wording import plural
 
 from .base import LINE_COLUMN, ROW_COLUMN
 
@@ -200,7 +201,7 @@ def _rejects_message(
     if more > 0:
         shown.append(f"  ... and {more} more")
     return (
-        f"{where}: {path} has {len(first_per_line)} malformed row(s):\n"
+        f"{where}: {path} has {plural(len(first_per_line), 'malformed row')}:\n"
         + "\n".join(shown)
         + "\nFix the export so every row has as many fields as the header, "
         "or quote fields that contain the delimiter."

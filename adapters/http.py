@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from tallyclerk.errors import ConfigError, SourceError
+from tallyclerk.wording import plural
 
 from .records import loads_exact
 from .secrets import Secrets, safe_url
@@ -111,7 +112,7 @@ class HttpClient:
                 if attempt >= self.settings.retries:
                     raise SourceError(
                         f"{self.where}: {method} {safe_url(url)} failed after "
-                        f"{attempt + 1} attempt(s): {type(exc).__name__}: "
+                        f"{plural(attempt + 1, 'attempt')}: {type(exc).__name__}: "
                         f"{self.secrets.redact(str(exc)) or 'no answer'}. "
                         "Check that the API is reachable and raise `timeout:` if it is slow."
                     ) from None

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 
 from tallyclerk.errors import SourceError
+from tallyclerk.wording import plural
 
 from .base import Extract
 from .database import checked_query, since_query
@@ -70,8 +71,8 @@ def read_suiteql(
     if total is not None and total != len(records):
         raise SourceError(
             f"{where}: POST {safe_url(settings.url)} announced totalResults {total} but "
-            f"{len(records)} rows were read in {pages} page(s); the result changed while it "
-            "was paged. Run again."
+            f"{len(records)} rows were read in {plural(pages, 'page')}; the result changed "
+            "while it was paged. Run again."
         )
     log.info("%s: %d row(s) in %d page(s)", where, len(records), pages)
     return Extract(

@@ -12,8 +12,11 @@ from rich.table import Table
 
 from engine import batches
 from engine.apply import apply_batch, export_batch
+from engine.batches import PAST
+from tallyclerk.errors import ConfigError
+from tallyclerk.wording import plural
 
-from .workflow import AsUser, WorkspaceArg, acting, open_workspace, out
+from .workflow import AsUser, WorkspaceArg, acting, open_workspace, out, writable_folder
 
 batches_app = typer.Typer(help="Approval batches of corrective actions.", no_args_is_help=True)
 
@@ -25,7 +28,6 @@ ActionOpt = Annotated[
     list[str] | None,
     typer.Option("--action", help="Only this action (id or its first characters); repeatable."),
 ]
-PAST = {"approve": "approved", "reject": "rejected"}
 Comment = Annotated[str | None, typer.Option(help="Why; kept in the audit trail.")]
 
 
@@ -37,6 +39,11 @@ def batches_list(
     """Every batch with its state and how many actions are in each status."""
     _, catalog = open_workspace(workspace)
     with catalog, catalog.read() as con:
+        runs = [row[0] for row in con.execute("SELECT run_id FROM runs ORDER BY seq")]
+        if run is not None and run not in runs:
+            raise ConfigError(
+                f"no run {run!r} in {workspace}; its latest runs: {', '.join(runs[-5:]) or 'none'}."
+            )
         rows = con.execute(
             "SELECT b.*, a.status, count(a.action_id) AS n, max(a.risk) AS risk FROM batches b "
             "JOIN runs r USING (run_id) JOIN actions a USING (batch_id) "
@@ -70,15 +77,18 @@ def batches_show(workspace: WorkspaceArg, batch: BatchArg) -> None:
     )
     table = Table("action", "kind", "key", "field", "risk", "status", "by", "payload", "reason")
     for a in actions:
-        flag = " (finding persists!)" if a["confirmation"] == "finding_persists" else ""
-        confirmed = " (confirmed)" if a["confirmation"] == "confirmed" else ""
+        notes = {
+            "confirmed": " (confirmed)",
+            "finding_persists": " (finding persists!)",
+            "finding_reopened": " (finding reopened!)",
+        }
         table.add_row(
             a["action_id"][:12],
             a["kind"],
             a["key"],
             a["field"],
             a["risk"],
-            a["status"] + confirmed + flag,
+            a["status"] + notes.get(a["confirmation"] or "", ""),
             a["decided_by"] or "",
             json.dumps(json.loads(a["payload"]), ensure_ascii=False, separators=(",", ":")),
             a["reason"] or "",
@@ -139,6 +149,8 @@ def batches_export(
     user: AsUser = None,
 ) -> None:
     """Write a batch's approved actions as CSV and JSON lines in the target's field names."""
+    if out_dir is not None:
+        writable_folder(out_dir, "--out")
     loaded, catalog = open_workspace(workspace)
     with catalog:
         who = acting(catalog, loaded, user, "export")
@@ -161,7 +173,8 @@ def batches_apply(
     user: AsUser = None,
 ) -> None:
     """Apply a batch's approved actions to its target database, each guarded by the value
-    the run saw; exit 1 when any action conflicted or failed."""
+    the run saw; exit 1 when any action conflicted or failed, or failed earlier and waits
+    for --retry."""
     loaded, catalog = open_workspace(workspace)
     with catalog:
         who = acting(catalog, loaded, user, "apply")
@@ -172,17 +185,42 @@ def batches_apply(
         out.print(line + (f": {outcome.reason}" if outcome.reason else ""), highlight=False)
     if report.export_only:
         out.print(
-            f"{len(report.export_only)} approved action(s) need a person in the target system: "
-            "`tallyclerk batches export` them.",
+            f"{plural(len(report.export_only), 'approved action')} "
+            f"{'needs' if len(report.export_only) == 1 else 'need'} a person in the target "
+            "system: `tallyclerk batches export` them.",
             highlight=False,
         )
-    if not report.outcomes:
-        out.print(f"Batch {report.batch_id}: nothing to apply.")
-    else:
+    if report.outcomes:
         summary = ", ".join(f"{statuses[s]} {s}" for s in ("applied", "conflicted", "failed"))
-        out.print(f"Batch {report.batch_id}: {summary}.")
-    if statuses["conflicted"] or statuses["failed"]:
+        out.print(f"Batch {report.batch_id}: {summary}.", highlight=False)
+    waiting, retry = _waiting(report.waiting)
+    if not report.outcomes:
+        out.print(
+            f"Batch {report.batch_id}: nothing to apply" + (f"; {waiting}" if waiting else "."),
+            highlight=False,
+        )
+    elif waiting:
+        out.print(f"Also {waiting}", highlight=False)
+    if statuses["conflicted"] or statuses["failed"] or retry:
         raise typer.Exit(1)
+
+
+def _waiting(waiting: dict[str, int]) -> tuple[str, bool]:
+    """What an apply left as it was and still needs doing, and whether --retry does it."""
+    parts = []
+    if waiting.get("failed"):
+        parts.append(plural(waiting["failed"], "failed action"))
+    if waiting.get("applying"):
+        parts.append(f"{plural(waiting['applying'], 'action')} an interrupted apply left applying")
+    if parts:
+        parts[-1] += "; rerun with --retry"
+    if waiting.get("conflicted"):
+        parts.append(
+            f"{plural(waiting['conflicted'], 'conflicted action')} (their records changed "
+            "since the run; the next run proposes the changes again)"
+        )
+    retry = bool(waiting.get("failed") or waiting.get("applying"))
+    return ("; ".join(parts) + "." if parts else ""), retry
 
 
 def _decide(
@@ -208,7 +246,8 @@ def _decide(
         )
     left = f"; {result.still_pending} still pending" if result.still_pending else ""
     out.print(
-        f"Batch {result.batch_id}: {who} {PAST[decision]} {len(result.actions)} action(s){left} "
+        f"Batch {result.batch_id}: {who} {PAST[decision]} {plural(len(result.actions), 'action')}"
+        f"{left} "
         f"(revision {result.revision}).",
         highlight=False,
     )

@@ -23,16 +23,18 @@ from engine.config import load_workspace
 from engine.run import STAGES, RunResult, run_workspace
 from engine.sample.generate import MAX_ORDERS, MIN_ORDERS, generate
 from engine.scoring import Score, check_expected_file, score_findings
-from reports.history import find_run
+from reports.history import MANIFEST, find_run
 from reports.pages import (
     EXECUTIVE_REPORT,
     RUN_REPORT,
     Kind,
+    render_batch_of_run,
     render_kind,
     run_renderer,
     setup_for_run,
 )
 from tallyclerk.errors import ConfigError, TallyclerkError
+from tallyclerk.wording import plural
 
 from .batches_cli import batches_app
 from .findings_cli import audit_app, findings_app
@@ -126,7 +128,11 @@ def report(
         str | None, typer.Option("--run-id", help="The run of the workspace, e.g. 2026-11.001.")
     ] = None,
     batch: Annotated[
-        str | None, typer.Option(help="The batch of a batch sheet, e.g. wms:item.")
+        str | None,
+        typer.Option(
+            help="The batch of a batch sheet: its id (2026-11.001/wms:item), or target:entity "
+            "for the run's batch of that pair (the newest when no run is named)."
+        ),
     ] = None,
     out: Annotated[
         Path | None,
@@ -148,16 +154,19 @@ def report(
     if str(target) != "-":
         _check_writable(target, default_name)
     here = Path.cwd() if str(target) == "-" else target.resolve().parent
-    html = render_kind(
-        kind,
-        found.manifest,
-        found.findings(),
-        found.actions(),
-        setup,
-        batch=batch,
-        run_report_href=_link(here, found.folder / RUN_REPORT),
-        executive_href=_link(here, found.folder / EXECUTIVE_REPORT),
-    )
+    if kind is Kind.batch:
+        named = run_id is not None or (run / MANIFEST).is_file()
+        html = render_batch_of_run(found, setup, batch, run_named=named)
+    else:
+        html = render_kind(
+            kind,
+            found.manifest,
+            found.findings(),
+            found.actions(),
+            setup,
+            run_report_href=_link(here, found.folder / RUN_REPORT),
+            executive_href=_link(here, found.folder / EXECUTIVE_REPORT),
+        )
     if str(target) == "-":
         sys.stdout.write(html)
         return
@@ -168,7 +177,8 @@ def report(
             f"--out {target}: cannot write the report there ({exc.strerror or exc}); "
             "choose a file in a folder you may write to."
         ) from exc
-    err.print(f"Wrote the {kind.value} report of run {found.run_id} to [bold]{target}[/].")
+    what = "batch sheet" if kind is Kind.batch else f"{kind.value} report of run {found.run_id}"
+    err.print(f"Wrote the {what} to [bold]{target}[/].")
 
 
 def _run_and_report(
@@ -214,15 +224,24 @@ def _print_summary(result: RunResult, score: Score | None) -> None:
         highlight=False,
     )
     summary = result.batches
+    reopened = f", {summary.for_reopened} for reopened findings" if summary.for_reopened else ""
     out.print(
-        f"Batches: {len(summary.batches)} new with {summary.new_actions} actions "
-        f"({summary.auto_approved} approved by policy); earlier actions: {summary.confirmed} "
-        f"confirmed, {summary.obsolete} obsolete, {len(summary.flagged)} flagged",
+        f"Batches: {plural(len(summary.batches), 'new batch', 'new batches')} with "
+        f"{plural(summary.new_actions, 'action')} ({summary.auto_approved} approved by policy"
+        f"{reopened}); earlier actions: {summary.confirmed} confirmed, {summary.obsolete} "
+        f"obsolete, {len(summary.flagged) + len(summary.undone)} flagged",
         highlight=False,
     )
     for action_id in summary.flagged:
         out.print(
             f"  flagged: action {action_id[:12]} was applied but its finding persists",
+            style="yellow",
+            highlight=False,
+        )
+    for action_id in summary.undone:
+        out.print(
+            f"  flagged: action {action_id[:12]} was applied and confirmed, but its finding "
+            "is back (reopened)",
             style="yellow",
             highlight=False,
         )

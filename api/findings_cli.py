@@ -16,10 +16,22 @@ import typer
 from rich.table import Table
 
 from engine import audit, lifecycle, waivers
+from engine.config import WORKSPACE_FILE
 from engine.run import RESOLVED_FILE
 from tallyclerk.errors import ConfigError
+from tallyclerk.wording import plural
 
-from .workflow import AsUser, WorkspaceArg, acting, err, open_workspace, out, run_folder
+from .workflow import (
+    AsUser,
+    WorkspaceArg,
+    acting,
+    cannot_write,
+    err,
+    open_workspace,
+    out,
+    run_folder,
+    writable_file,
+)
 
 findings_app = typer.Typer(help="Findings of a run across runs, and waivers.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail of decisions.", no_args_is_help=True)
@@ -56,15 +68,30 @@ def findings_list(
     folder = run_folder(workspace, run)
     if output_format is Format.parquet and output is None:
         raise ConfigError("parquet is binary: pass --output FILE to write it.")
+    if output is not None:
+        writable_file(output, "--output")
     tables = [pq.read_table(folder / "findings.parquet")]
     if (folder / RESOLVED_FILE).is_file():
         tables.append(pq.read_table(folder / RESOLVED_FILE))
     found = pa.concat_tables(tables)
-    _, catalog = open_workspace(workspace)
+    loaded, catalog = open_workspace(workspace)
+    if rule is not None:
+        known = {r.id for r in loaded.config.rules} | set(found["rule_id"].to_pylist())
+        if rule not in known:
+            raise ConfigError(
+                f"unknown rule {rule!r}: neither a rule of {workspace} nor one that run "
+                f"{folder.name} found; its rules: {', '.join(sorted(known))}."
+            )
     with catalog, catalog.read() as con:
         found = lifecycle.with_current_waivers(con, found, datetime.now(UTC).date())
     found = lifecycle.select(found, status=status.value if status else None, rule=rule)
-    _write(found, output_format, output, title=f"Run {folder.name}: {found.num_rows} findings")
+    title = f"Run {folder.name}: {plural(found.num_rows, 'finding')}"
+    try:
+        _write(found, output_format, output, title=title)
+    except OSError as exc:
+        if output is None:
+            raise
+        raise cannot_write(output, "--output", exc) from exc
 
 
 @findings_app.command("waive")
@@ -85,7 +112,7 @@ def findings_waive(
     loaded, catalog = open_workspace(workspace)
     with catalog:
         who = acting(catalog, loaded, user, "waive")
-        waiver = waivers.waive(
+        waived = waivers.waive(
             catalog,
             user=who,
             until=_date(until),
@@ -94,8 +121,25 @@ def findings_waive(
             rule=rule,
             key=key,
         )
+    waiver = waived.waiver
     target = f"finding {waiver.finding_id}" if waiver.finding_id else f"{rule} for {key}"
-    out.print(f"Waiver {waiver.waiver_id}: {target} waived until {until} by {who}.")
+    if not waived.created:
+        out.print(
+            f"Waiver {waiver.waiver_id} already waives {target} until {until} for this reason; "
+            "nothing changed.",
+            highlight=False,
+        )
+        return
+    out.print(
+        f"Waiver {waiver.waiver_id}: {target} waived until {until} by {who}.", highlight=False
+    )
+    if waived.withdrawn:
+        ids = ", ".join(action_id[:12] for action_id in waived.withdrawn)
+        out.print(
+            f"Withdrawn, so they are not applied while it waits: "
+            f"{plural(len(waived.withdrawn), 'action')} ({ids}).",
+            highlight=False,
+        )
 
 
 @findings_app.command("unwaive")
@@ -142,9 +186,16 @@ def audit_list(
     ),
 ) -> None:
     """Every decision, oldest first: who, when, what and why."""
-    _, catalog = open_workspace(workspace)
+    loaded, catalog = open_workspace(workspace)
     with catalog:
         entries = audit.entries(catalog, subject=subject, actor=actor)
+        if actor is not None and not entries:
+            known = set(loaded.config.users) | {e.actor for e in audit.entries(catalog)}
+            if actor not in known:
+                raise ConfigError(
+                    f"unknown user {actor!r}: not declared under `users` in {WORKSPACE_FILE} "
+                    f"and never in the audit trail; its actors: {', '.join(sorted(known))}."
+                )
     if output_format is Format.json:
         out.print_json(json.dumps([vars(entry) for entry in entries]))
         return
@@ -173,8 +224,13 @@ def audit_verify(workspace: WorkspaceArg) -> None:
         out.print(f"The audit trail is intact: {checked} entries, each hash and link checks out.")
         return
     for item in breaks:
-        err.print(f"[bold red]entry {item.seq}:[/] {item.problem}", highlight=False)
-    err.print(f"The audit trail was tampered with: {len(breaks)} problem(s) in {checked} entries.")
+        where = f"entry {item.seq}" if item.seq is not None else "trail"
+        err.print(f"[bold red]{where}:[/] {item.problem}", highlight=False)
+    state = "is missing or damaged" if any(b.seq is None for b in breaks) else "was tampered with"
+    err.print(
+        f"The audit trail {state}: {plural(len(breaks), 'problem')} in "
+        f"{plural(checked, 'entry', 'entries')}."
+    )
     raise typer.Exit(1)
 
 

@@ -40,6 +40,36 @@ def acting(catalog: Catalog, workspace: LoadedWorkspace, given: str | None, perm
     return user
 
 
+def writable_folder(path: Path, option: str) -> Path:
+    """A folder to write files into: it may be missing, but may not be a file."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(
+            f"{option} {path} is a file, not a folder; name a folder for the files "
+            "(it is created when missing)."
+        )
+    return path
+
+
+def writable_file(path: Path, option: str) -> Path:
+    """A file to write: not a folder, in a folder that exists."""
+    if path.is_dir():
+        raise ConfigError(f"{option} {path} is a folder; name a file in it to write to.")
+    if not path.parent.is_dir():
+        raise ConfigError(
+            f"{option} {path}: the folder {path.parent} does not exist; create it first "
+            f"(mkdir -p {path.parent}) or write to a folder that exists."
+        )
+    return path
+
+
+def cannot_write(path: Path, option: str, exc: OSError) -> ConfigError:
+    """The error of a write the file system refused, naming the file and the way out."""
+    return ConfigError(
+        f"cannot write {option} {path}: {exc.strerror or exc}; check the folder's permissions "
+        f"or choose another {option}."
+    )
+
+
 def run_folder(folder: Path, run: str) -> Path:
     """A published run's folder; `latest` names the newest."""
     runs = folder / STATE_DIR / RUNS_DIR

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from tallyclerk.errors import AccessError
+from tallyclerk.wording import article
 
 from . import audit
 from .catalog import Catalog
@@ -53,7 +54,7 @@ def authorize(catalog: Catalog, config: Workspace, user: str, permission: str) -
     allowed = PERMISSIONS[permission]
     if role not in allowed:
         raise AccessError(
-            f"{user} is a {role}, and to {permission} needs the role "
+            f"{user} is {article(role)}, and to {permission} needs the role "
             f"{' or '.join(sorted(allowed))}; ask an admin to change the role in {WORKSPACE_FILE}."
         )
     return role

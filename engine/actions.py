@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import cast
 
 import pyarrow as pa
 
-from .payloads import PayloadContext
+from .payloads import PayloadContext, Unwritable
 from .policy import ActionKind, Policy
 
 ACTIONS_SCHEMA = pa.schema(
@@ -56,40 +57,13 @@ def derive_actions(findings: pa.Table, context: PayloadContext | None = None) ->
 
 
 def _action_for(finding: dict, context: PayloadContext, *, trusted: bool) -> dict:
-    systems = finding["systems"].split("+")
-    owner = finding["owner_system"]
-    others = [system for system in systems if system != owner]
-    problem = finding["problem"]
-    entity = finding["entity"]
-    field = finding["field"] or ""
-    journal = context.policy.journals.get(finding["rule_id"])
-    difference = _difference(finding)
-
-    if not trusted:
-        action, target, payload = _route(finding, context)
-    elif journal is not None and owner and others and difference:
-        action, target, entity = "journal", others[0], "journal_line"
-        payload = context.journal(finding, others[0], difference, journal)
-    elif problem == "drift" and owner and others:
-        action, target = "update", others[0]
-        payload = context.update(finding, target)
-    elif (
-        finding["kind"] == "match"
-        and problem.startswith("missing_in_")
-        and owner
-        and problem != f"missing_in_{owner}"
-    ):
-        action, target = "create", problem.removeprefix("missing_in_")
-        payload = context.create(finding, owner, target)
-    elif problem == "duplicate_key" and len(systems) == 1:
-        action, target = "void", systems[0]
-        payload = context.void(finding, target)
-    elif problem == "near_duplicate" and len(systems) == 1:
-        action, target = "merge", systems[0]
-        payload = context.merge(finding, target)
-    else:
-        # Orphans in a consumer, totals and sequences need a person's judgement.
-        action, target, payload = _route(finding, context)
+    action, target, entity, build = _proposed(finding, context, trusted=trusted)
+    try:
+        payload = build()
+    except Unwritable as refused:
+        # The change is wanted, but only a person can make it in the target system.
+        action, entity = "route", finding["entity"]
+        payload = _route(finding, context, target=target, reason=str(refused))[2]
 
     payload_text = json.dumps(payload, sort_keys=True, default=str)
     identity = f"{finding['finding_id']}|{action}|{target}|{payload_text}"
@@ -100,7 +74,7 @@ def _action_for(finding: dict, context: PayloadContext, *, trusted: bool) -> dic
         "target_system": target,
         "entity": entity,
         "key": finding["key"],
-        "field": field,
+        "field": finding["field"] or "",
         "payload": payload_text,
         "finding_id": finding["finding_id"],
         "rule_id": finding["rule_id"],
@@ -109,6 +83,48 @@ def _action_for(finding: dict, context: PayloadContext, *, trusted: bool) -> dic
         "risk": action_risk(context.policy, action, finding),
         "status": "proposed",
     }
+
+
+def _proposed(
+    finding: dict, context: PayloadContext, *, trusted: bool
+) -> tuple[str, str, str, Callable[[], dict]]:
+    """The kind, target system and entity of the action a finding asks for, and how to
+    build its payload (which raises Unwritable when the target has no field for it)."""
+    systems = finding["systems"].split("+")
+    owner = finding["owner_system"]
+    others = [system for system in systems if system != owner]
+    problem = finding["problem"]
+    entity = finding["entity"]
+    journal = context.policy.journals.get(finding["rule_id"])
+    difference = _difference(finding)
+
+    if trusted and journal is not None and owner and others and difference:
+        target = others[0]
+        return (
+            "journal",
+            target,
+            "journal_line",
+            (lambda: context.journal(finding, target, difference, journal)),
+        )
+    if trusted and problem == "drift" and owner and others:
+        return "update", others[0], entity, lambda: context.update(finding, others[0])
+    if (
+        trusted
+        and finding["kind"] == "match"
+        and problem.startswith("missing_in_")
+        and owner
+        and problem != f"missing_in_{owner}"
+    ):
+        target = problem.removeprefix("missing_in_")
+        return "create", target, entity, lambda: context.create(finding, owner, target)
+    if trusted and problem == "duplicate_key" and len(systems) == 1:
+        return "void", systems[0], entity, lambda: context.void(finding, systems[0])
+    if trusted and problem == "near_duplicate" and len(systems) == 1:
+        return "merge", systems[0], entity, lambda: context.merge(finding, systems[0])
+    # Orphans in a consumer, totals and sequences need a person's judgement, and so does
+    # a record with a quarantined value.
+    action, target, payload = _route(finding, context)
+    return action, target, entity, lambda: payload
 
 
 def action_risk(policy: Policy, action: str, finding: dict) -> str:
@@ -128,13 +144,20 @@ def action_risk(policy: Policy, action: str, finding: dict) -> str:
     return max(levels, key=_LEVELS.index)
 
 
-def _route(finding: dict, context: PayloadContext) -> tuple[str, str, dict]:
-    """To a person, in the owner's system (or the only one concerned)."""
+def _route(
+    finding: dict,
+    context: PayloadContext,
+    *,
+    target: str | None = None,
+    reason: str | None = None,
+) -> tuple[str, str, dict]:
+    """To a person: in `target`, else the owner's system (or the only one concerned)."""
     systems = finding["systems"].split("+")
-    target = finding["owner_system"] if finding["owner_system"] in systems else systems[0]
+    if target is None:
+        target = finding["owner_system"] if finding["owner_system"] in systems else systems[0]
     policy = context.policy
     to = policy.route_to.get(finding["rule_id"]) or policy.route_to.get("*") or "unassigned"
-    return "route", target, context.route(finding, target, to)
+    return "route", target, context.route(finding, target, to, reason=reason)
 
 
 def _difference(finding: dict) -> Decimal | None:

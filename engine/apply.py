@@ -13,8 +13,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,6 +40,9 @@ class ApplyReport:
     outcomes: tuple[Outcome, ...]
     # Approved actions no database writer applies: export them for a person.
     export_only: tuple[str, ...]
+    # Actions left as they were, by status: failed ones (and those an interrupted apply
+    # left applying) wait for --retry; conflicted ones for a new run.
+    waiting: Mapping[str, int] = field(default_factory=dict)
 
 
 def export_batch(
@@ -54,12 +58,41 @@ def export_batch(
             "approve some first (`tallyclerk batches approve`)."
         )
     folder = folder or catalog.state / EXPORTS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
     stem = row["batch_id"].replace("/", "_").replace(":", "-")
+    csv_path, jsonl_path = folder / f"{stem}.csv", folder / f"{stem}.jsonl"
+    try:
+        _write_files(actions, folder, csv_path, jsonl_path)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the export of batch {row['batch_id']} into {folder}: "
+            f"{exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}; "
+            "name a folder you may write to."
+        ) from exc
+    with catalog.write() as con:
+        audit.append(
+            catalog,
+            con,
+            actor=user,
+            verb="export",
+            subject=f"batch:{row['batch_id']}",
+            detail={
+                "actions": [a["action_id"] for a in actions],
+                "files": [csv_path.name, jsonl_path.name],
+            },
+        )
+    return [csv_path, jsonl_path]
+
+
+def _write_files(actions: list, folder: Path, csv_path: Path, jsonl_path: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(
+            f"{folder} is a file, not a folder; name a folder for the export files "
+            "(it is created when missing)."
+        )
+    folder.mkdir(parents=True, exist_ok=True)
     lines = [_flat(a) for a in actions]
     records = [record for group in lines for record in group]
     columns = list(dict.fromkeys(name for record in records for name in record))
-    csv_path, jsonl_path = folder / f"{stem}.csv", folder / f"{stem}.jsonl"
     with csv_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
@@ -74,19 +107,6 @@ def export_batch(
                 **json.loads(action["payload"]),
             }
             handle.write(json.dumps(document, sort_keys=False) + "\n")
-    with catalog.write() as con:
-        audit.append(
-            catalog,
-            con,
-            actor=user,
-            verb="export",
-            subject=f"batch:{row['batch_id']}",
-            detail={
-                "actions": [a["action_id"] for a in actions],
-                "files": [csv_path.name, jsonl_path.name],
-            },
-        )
-    return [csv_path, jsonl_path]
 
 
 def apply_batch(
@@ -106,26 +126,27 @@ def apply_batch(
     batch_id, system, entity = row["batch_id"], row["target_system"], row["entity"]
     target = config.targets.get(system)
     if target is None:
-        raise ApplyError(
+        raise ConfigError(
             f"{system} has no target under `targets` in {WORKSPACE_FILE}, so batch {batch_id} "
             "can only be exported; declare one (kind: postgres, dsn: env:NAME, entities), or "
             "run `tallyclerk batches export`."
         )
     entity_target = target.entities.get(entity)
     if entity_target is None:
-        raise ApplyError(
-            f"targets.{system}.entities has no {entity}: name the table batch {batch_id} "
-            "is written to."
+        raise ConfigError(
+            f"targets.{system}.entities in {WORKSPACE_FILE} has no {entity}: name the table "
+            f"batch {batch_id} is written to."
         )
     variable = target.dsn.removeprefix("env:")
     dsn = environ.get(variable)
     if not dsn:
-        raise ApplyError(
+        raise ConfigError(
             f"targets.{system}.dsn reads the environment variable {variable}, which is not set; "
-            f"export it with the PostgreSQL connection string of {system}."
+            f"set it to the PostgreSQL connection string of {system}, for example: export "
+            f"{variable}='postgresql://USER:PASSWORD@HOST:5432/DATABASE'"
         )
 
-    claimed, export_only = _claim(catalog, batch_id, retry=retry)
+    claimed, export_only, waiting = _claim(catalog, batch_id, retry=retry)
     names = _names(workspace, system, entity, entity_target)
     changes, outcomes, notes = [], [], {}
     for action in claimed:
@@ -145,23 +166,32 @@ def apply_batch(
         reason = "; ".join(part for part in (outcome.reason, note) if part)
         outcomes.append(Outcome(outcome.action_id, outcome.status, reason))
     _record(catalog, user, batch_id, outcomes)
-    return ApplyReport(batch_id, tuple(outcomes), tuple(export_only))
+    return ApplyReport(batch_id, tuple(outcomes), tuple(export_only), waiting)
 
 
-def _claim(catalog: Catalog, batch_id: str, *, retry: bool) -> tuple[list, list[str]]:
+def _claim(
+    catalog: Catalog, batch_id: str, *, retry: bool
+) -> tuple[list, list[str], dict[str, int]]:
+    """The actions to apply, marked applying; those only a person applies; and how many
+    writable actions stay as they are, by status."""
     statuses = ("approved", "failed", "applying") if retry else ("approved",)
     with catalog.write() as con:
-        actions = [
-            a
-            for a in batch_actions(con, batch_id)
-            if a["status"] in statuses and a["confirmation"] != "confirmed"
-        ]
+        every = [a for a in batch_actions(con, batch_id) if a["confirmation"] != "confirmed"]
+        actions = [a for a in every if a["status"] in statuses]
         claimed = [a for a in actions if a["kind"] in WRITABLE]
         con.executemany(
             "UPDATE actions SET status = 'applying' WHERE action_id = ?",
             [(a["action_id"],) for a in claimed],
         )
-    return claimed, [a["action_id"] for a in actions if a["kind"] not in WRITABLE]
+    taken = {a["action_id"] for a in actions}
+    waiting = Counter(
+        a["status"]
+        for a in every
+        if a["kind"] in WRITABLE
+        and a["status"] in ("failed", "applying", "conflicted")
+        and a["action_id"] not in taken
+    )
+    return claimed, [a["action_id"] for a in actions if a["kind"] not in WRITABLE], dict(waiting)
 
 
 def _record(catalog: Catalog, user: str, batch_id: str, outcomes: list[Outcome]) -> None:
@@ -190,10 +220,12 @@ def _record(catalog: Catalog, user: str, batch_id: str, outcomes: list[Outcome])
 
 @dataclass(frozen=True)
 class _Names:
-    """The payload's name of each canonical column, and the table column of a payload name."""
+    """The payload's name of each canonical column, the table column of a payload name, and
+    payload names that must not be written, with the reason."""
 
     payload: Mapping[str, str]
     columns: Mapping[str, str]
+    refused: Mapping[str, str]
 
 
 def _names(workspace: LoadedWorkspace, system: str, entity: str, target: TargetEntity) -> _Names:
@@ -201,27 +233,39 @@ def _names(workspace: LoadedWorkspace, system: str, entity: str, target: TargetE
     for index, source in enumerate(workspace.config.systems[system].sources):
         if source.entity == entity:
             fields = source_fields(workspace.mappings[(system, index)], source.value_maps)
-    payload = {canonical: field.name for canonical, field in fields.items()}
-    columns = {
-        payload.get(canonical, canonical): column for canonical, column in target.columns.items()
-    }
-    return _Names(payload, columns)
+    payload = {canonical: source.name for canonical, source in fields.items()}
+    columns, refused = {}, {}
+    for canonical, column in target.columns.items():
+        name = payload.get(canonical, canonical)
+        source = fields.get(canonical)
+        if source is not None and source.linear is not None and column != source.field:
+            # The payload holds the source field in its own unit, not the canonical value.
+            refused[name] = (
+                f"targets.{system}.entities.{entity}.columns maps {canonical} onto {column}, "
+                f"but {system} reads {canonical} as {source.expression}, so the value is "
+                f"{source.field} in its own unit; map {canonical} onto {source.field}, or leave "
+                "it out of columns"
+            )
+        columns[name] = column
+    return _Names(payload, columns, refused)
 
 
 def _change(action, target: TargetEntity, names: _Names) -> tuple[Change, str]:
     """The writes of one action, and a note on what a create leaves unwritten."""
     payload = json.loads(action["payload"])
-    unmapped = {
-        name: why for name, why in payload.get("canonical", {}).items() if name not in names.columns
+    system = action["target_system"]
+    # A value named canonically is not in the system's own field and unit: never write it.
+    refused = {
+        name: f"{why}; the value is canonical, not {system}'s own, so it is not written"
+        for name, why in payload.get("canonical", {}).items()
     }
+    refused |= names.refused
 
     def columns(values: Mapping[str, object]) -> dict[str, object]:
         for name in values:
-            if name in unmapped:
+            if name in refused:
                 raise ConfigError(
-                    f"{action['target_system']} has no column for {name}: {unmapped[name]}; map "
-                    f"it under targets.{action['target_system']}.entities.{action['entity']}"
-                    ".columns, or change it by hand."
+                    f"{system} cannot take {name}: {refused[name]}; change it by hand in {system}."
                 )
         return {names.columns.get(name, name): value for name, value in values.items()}
 
@@ -237,15 +281,16 @@ def _change(action, target: TargetEntity, names: _Names) -> tuple[Change, str]:
         ]
     elif kind == "create":
         # A new record is still worth creating without a value its system computes.
-        values = {k: v for k, v in payload["values"].items() if k not in unmapped}
-        left = sorted(set(payload["values"]) - set(values))
-        note = "; ".join(f"{name} not written: {unmapped[name]}" for name in left)
+        values = {k: v for k, v in payload["values"].items() if k not in refused}
+        left = {name: refused[name] for name in sorted(set(payload["values"]) - set(values))}
+        left |= payload.get("not_written", {})
+        note = "; ".join(f"{name} not written: {why}" for name, why in sorted(left.items()))
         writes = [Write(target.table, columns(payload["record"]), columns(values), insert=True)]
     elif kind == "void":
         if target.void is None or not payload["void"]:
             raise ConfigError(
                 payload.get("note")
-                or f"targets.{action['target_system']}.entities.{action['entity']} names no "
+                or f"targets.{system}.entities.{action['entity']} names no "
                 "void column and value; declare `void: {column: ..., value: ...}`."
             )
         values = {target.void.column: target.void.value}

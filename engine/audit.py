@@ -33,9 +33,9 @@ class Entry:
 
 @dataclass(frozen=True)
 class Break:
-    """One place where the trail is not what was written."""
+    """One place where the trail is not what was written; `seq` None for the whole trail."""
 
-    seq: int
+    seq: int | None
     problem: str
 
 
@@ -90,8 +90,13 @@ def entries(
 def verify(catalog: Catalog) -> tuple[int, list[Break]]:
     """Check every entry's hash and link; returns the entries checked and every break found."""
     with catalog.read() as con:
-        rows = con.execute("SELECT * FROM audit ORDER BY seq").fetchall()
+        present = con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'"
+        ).fetchone()
+        rows = con.execute("SELECT * FROM audit ORDER BY seq").fetchall() if present else []
     breaks: list[Break] = []
+    if not present:
+        breaks.append(Break(None, f"the audit table is missing from {catalog.path} (dropped)"))
     expected_seq, prev = 1, GENESIS
     for row in rows:
         if row["seq"] != expected_seq:
@@ -126,6 +131,8 @@ def _check_head(catalog: Catalog, rows: list[sqlite3.Row]) -> list[Break]:
     if not head.is_file():
         return [Break(rows[-1]["seq"], f"{head} is missing")] if rows else []
     seq_text, _, digest = head.read_text(encoding="utf-8").strip().partition(" ")
+    if not seq_text.isdigit():
+        return [Break(None, f"{head} is damaged: it holds no entry number and hash")]
     seq = int(seq_text)
     by_seq = {row["seq"]: row["hash"] for row in rows}
     last = rows[-1]["seq"] if rows else 0
@@ -143,8 +150,8 @@ def _hash(*fields: object) -> str:
 def _write_head(path, seq: int, digest: str) -> None:
     # The head only moves forward: a slower process never writes an older head.
     if path.is_file():
-        current = int(path.read_text(encoding="utf-8").split(" ", 1)[0] or 0)
-        if current >= seq:
+        current = path.read_text(encoding="utf-8").split(" ", 1)[0]
+        if current.isdigit() and int(current) >= seq:
             return
     temporary = path.with_suffix(f".{seq}.tmp")
     temporary.write_text(f"{seq} {digest}\n", encoding="utf-8")

@@ -1,5 +1,5 @@
-"""Approval batches: a run's new actions grouped by target system and entity, and the
-decisions people (or the auto-approve policy) take on them.
+"""Approval batches: a run's new actions grouped by target system and entity (see
+`engine.register`), and the decisions people (or the auto-approve policy) take on them.
 
 Every decision runs in one write transaction of the catalog and checks the state
 it changes inside it, so of two people deciding the same actions at the same
@@ -15,13 +15,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import pyarrow as pa
-
 from tallyclerk.errors import AccessError, ConfigError, ConflictError
+from tallyclerk.wording import plural
 
 from . import audit
 from .catalog import Catalog
-from .policy import Policy
 
 ACTION_STATUSES = (
     "pending",
@@ -32,132 +30,12 @@ ACTION_STATUSES = (
     "conflicted",
     "failed",
     "obsolete",
+    "withdrawn",
 )
+# A decision as a verb in the past: "sam rejected 1 action".
+PAST = {"approve": "approved", "reject": "rejected"}
 POLICY_ACTOR = "policy:auto_approve"
 SYSTEM_ACTOR = "system"
-
-
-@dataclass(frozen=True)
-class RegisterSummary:
-    """What recording a run did to batches and earlier actions."""
-
-    batches: tuple[str, ...]
-    new_actions: int
-    auto_approved: int
-    obsolete: int
-    confirmed: int
-    flagged: tuple[str, ...]
-
-
-def batch_id_for(run_id: str, target_system: str, entity: str) -> str:
-    return f"{run_id}/{target_system}:{entity}"
-
-
-def register_run(
-    catalog: Catalog,
-    con: sqlite3.Connection,
-    *,
-    run_id: str,
-    actions: pa.Table,
-    open_findings: set[str],
-    resolved: set[str],
-    policy: Policy,
-    prepared_by: str | None,
-    now: datetime,
-) -> RegisterSummary:
-    """Record a run's actions in the caller's write transaction.
-
-    An action whose idempotency key is already in the catalog stays where it is;
-    new ones form this run's batches. Earlier actions whose finding this run no
-    longer finds are confirmed; an applied one whose finding persists is flagged.
-    """
-    at = now.isoformat(timespec="seconds")
-    known = {row[0] for row in con.execute("SELECT action_id FROM actions")}
-    fresh = [row for row in actions.to_pylist() if row["action_id"] not in known]
-    batches: dict[str, list[dict]] = {}
-    for row in fresh:
-        batches.setdefault(batch_id_for(run_id, row["target_system"], row["entity"]), []).append(
-            row
-        )
-
-    auto = 0
-    for batch_id, rows in sorted(batches.items()):
-        con.execute(
-            "INSERT INTO batches (batch_id, run_id, target_system, entity, prepared_by) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (batch_id, run_id, rows[0]["target_system"], rows[0]["entity"], prepared_by),
-        )
-        approved = []
-        for row in rows:
-            automatic = row["risk"] in policy.auto_approve
-            con.execute(
-                "INSERT INTO actions (action_id, batch_id, run_id, kind, target_system, entity, "
-                "key, field, payload, finding_id, rule_id, amount_at_risk, risk, status, "
-                "decided_by, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    row["action_id"],
-                    batch_id,
-                    run_id,
-                    row["action"],
-                    row["target_system"],
-                    row["entity"],
-                    row["key"],
-                    row["field"],
-                    row["payload"],
-                    row["finding_id"],
-                    row["rule_id"],
-                    _text(row["amount_at_risk"]),
-                    row["risk"],
-                    "approved" if automatic else "pending",
-                    POLICY_ACTOR if automatic else None,
-                    at if automatic else None,
-                ),
-            )
-            if automatic:
-                approved.append(row["action_id"])
-        if approved:
-            _record_decisions(con, batch_id, approved, "approve", POLICY_ACTOR, at, None)
-            audit.append(
-                catalog,
-                con,
-                actor=POLICY_ACTOR,
-                verb="approve",
-                subject=f"batch:{batch_id}",
-                detail={"actions": approved, "auto_approve": list(policy.auto_approve)},
-                why="risk level approved by the workspace policy",
-                at=now,
-            )
-            auto += len(approved)
-
-    obsolete = confirmed = 0
-    flagged: list[str] = []
-    earlier = con.execute(
-        "SELECT action_id, finding_id, status, confirmation FROM actions "
-        "WHERE run_id != ? AND status IN ('pending', 'approved', 'applied') "
-        "AND (confirmation IS NULL OR confirmation = 'finding_persists')",
-        (run_id,),
-    ).fetchall()
-    for action in earlier:
-        if action["finding_id"] in resolved and action["status"] == "pending":
-            con.execute(
-                "UPDATE actions SET status = 'obsolete', reason = ? WHERE action_id = ?",
-                (f"its finding was resolved by run {run_id} before a decision", action[0]),
-            )
-            obsolete += 1
-        elif action["finding_id"] in resolved:
-            _confirm(con, action[0], "confirmed", run_id)
-            confirmed += 1
-        elif action["status"] == "applied" and action["finding_id"] in open_findings:
-            _confirm(con, action[0], "finding_persists", run_id)
-            flagged.append(action[0])
-    return RegisterSummary(
-        batches=tuple(sorted(batches)),
-        new_actions=len(fresh),
-        auto_approved=auto,
-        obsolete=obsolete,
-        confirmed=confirmed,
-        flagged=tuple(flagged),
-    )
 
 
 def find_batch(con: sqlite3.Connection, ref: str) -> sqlite3.Row:
@@ -271,7 +149,7 @@ def decide(
             "WHERE action_id = ?",
             [(status, user, at, comment, action_id) for action_id in chosen],
         )
-        _record_decisions(con, batch_id, chosen, decision, user, at, comment)
+        record_decisions(con, batch_id, chosen, decision, user, at, comment)
         con.execute("UPDATE batches SET revision = revision + 1 WHERE batch_id = ?", (batch_id,))
         pending = con.execute(
             "SELECT count(*) FROM actions WHERE batch_id = ? AND status = 'pending'", (batch_id,)
@@ -308,8 +186,11 @@ def _chosen(con: sqlite3.Connection, batch_id: str, wanted: list[str] | None) ->
                 "give more characters of its id (`tallyclerk batches show` lists them)."
             )
         match = matches[0]
-        if match["status"] != "pending":
+        if match["status"] in ("approved", "rejected"):
             taken.append(f"{match['action_id'][:12]} is {match['status']} by {match['decided_by']}")
+        elif match["status"] != "pending":
+            why = f" ({match['reason']})" if match["reason"] else ""
+            taken.append(f"{match['action_id'][:12]} is {match['status']}{why}")
         chosen.append(match["action_id"])
     if taken:
         raise ConflictError(f"batch {batch_id}: {'; '.join(taken)}; nothing was decided.")
@@ -324,12 +205,11 @@ def _last(con: sqlite3.Connection, batch_id: str) -> str:
     ).fetchone()
     if row is None:
         return ""
-    return (
-        f"Last decision: {row['user_id']} {row['decision']}d {row['n']} action(s) at {row['at']}."
-    )
+    done = PAST[row["decision"]]
+    return f"Last decision: {row['user_id']} {done} {plural(row['n'], 'action')} at {row['at']}."
 
 
-def _record_decisions(
+def record_decisions(
     con: sqlite3.Connection,
     batch_id: str,
     action_ids: list[str],
@@ -343,14 +223,3 @@ def _record_decisions(
         "VALUES (?, ?, ?, ?, ?, ?)",
         [(batch_id, action_id, decision, user, at, comment) for action_id in action_ids],
     )
-
-
-def _confirm(con: sqlite3.Connection, action_id: str, confirmation: str, run_id: str) -> None:
-    con.execute(
-        "UPDATE actions SET confirmation = ?, confirmed_run = ? WHERE action_id = ?",
-        (confirmation, run_id, action_id),
-    )
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)

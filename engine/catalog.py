@@ -168,7 +168,8 @@ class Catalog:
         with self._translated("read"):
             self._con.execute("BEGIN DEFERRED")
         try:
-            yield self._con
+            with self._translated("read"):
+                yield self._con
         finally:
             self._con.execute("COMMIT")
 
@@ -178,7 +179,8 @@ class Catalog:
         with self._translated("write"):
             self._con.execute("BEGIN IMMEDIATE")
         try:
-            yield self._con
+            with self._translated("write"):
+                yield self._con
             with self._translated("commit"):
                 self._con.execute("COMMIT")
         except BaseException:
@@ -218,13 +220,21 @@ class Catalog:
 
     @contextmanager
     def _translated(self, doing: str) -> Iterator[None]:
+        """SQLite's errors as ours: busy, or a catalog that is not what tallyclerk wrote
+        (a table dropped, a file that is not a catalog). Errors of our own making, such as
+        a broken constraint, stay as they are."""
         try:
             yield
-        except sqlite3.OperationalError as exc:
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
+            raise
+        except sqlite3.DatabaseError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise CatalogBusyError(
                     f"the catalog {self.path} is busy: another tallyclerk process held it for "
                     f"more than {self.timeout:g} s while this one tried to {doing}; "
                     "try again in a moment."
                 ) from exc
-            raise CatalogError(f"the catalog {self.path} failed to {doing}: {exc}") from exc
+            raise CatalogError(
+                f"the catalog {self.path} failed to {doing}, it is damaged: {exc}; restore it "
+                "from a backup (`tallyclerk audit verify` checks its audit trail)."
+            ) from exc

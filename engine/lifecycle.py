@@ -59,6 +59,11 @@ class Lifecycle:
     resolved: pa.Table
     waived: dict[str, int] = field(default_factory=dict)
 
+    def reopened(self) -> set[str]:
+        """Ids of the findings that were resolved before and are found again."""
+        statuses = self.findings.select(["finding_id", "status"]).to_pylist()
+        return {row["finding_id"] for row in statuses if row["status"] == "reopened"}
+
     def counts(self) -> dict[str, int]:
         counts = {status: 0 for status in STATUSES}
         for status in self.findings["status"].to_pylist():

@@ -16,9 +16,10 @@ import pyarrow as pa
 from tallyclerk.errors import RunError
 
 from . import audit, lifecycle
-from .batches import SYSTEM_ACTOR, RegisterSummary, register_run
+from .batches import SYSTEM_ACTOR
 from .catalog import Catalog
 from .config import Policy
+from .register import RegisterSummary, register_run
 
 
 def record_run(
@@ -97,6 +98,7 @@ def _record(
             actions=actions,
             open_findings=set(found.findings["finding_id"].to_pylist()),
             resolved=set(found.resolved["finding_id"].to_pylist()),
+            reopened=found.reopened(),
             policy=policy,
             prepared_by=user,
             now=now,

@@ -33,12 +33,12 @@ from . import lifecycle
 from .access import authorize, sync_users
 from .actions import derive_actions
 from .backends.duckdb import DuckDBBackend
-from .batches import RegisterSummary
 from .catalog import STATE_DIR, Catalog
 from .config import LoadedWorkspace, Period, load_workspace, parse_period
 from .findings import empty_findings, quarantine_findings, source_findings, to_findings
 from .payloads import PayloadContext
 from .publish import record_run
+from .register import RegisterSummary, live_actions
 from .snapshot import Previous, Snapshot, take_snapshot
 
 log = logging.getLogger(__name__)
@@ -179,12 +179,17 @@ def _stage_lifecycle(ctx: RunContext) -> None:
 
 
 def _stage_actions(ctx: RunContext) -> None:
-    """Actions for every finding that is not waived."""
+    """Actions for every finding that is not waived, each under its live id (see
+    `engine.register`)."""
     waived = pc.is_valid(ctx.findings["waived_until"])
     last_day = (ctx.period.end - timedelta(days=1)).date().isoformat()
     tables = {snapshot.ref: snapshot.table for snapshot in ctx.snapshots}
-    context = PayloadContext.for_run(ctx.workspace, tables, last_day)
-    ctx.actions = derive_actions(ctx.findings.filter(pc.invert(waived)), context)
+    scales = {(snapshot.system, snapshot.entity): snapshot.scales for snapshot in ctx.snapshots}
+    context = PayloadContext.for_run(ctx.workspace, tables, last_day, scales)
+    actions = derive_actions(ctx.findings.filter(pc.invert(waived)), context)
+    reopened = ctx.lifecycle.reopened() if ctx.lifecycle is not None else set()
+    with ctx.catalog.read() as con:
+        ctx.actions = live_actions(con, actions, reopened)
     pq.write_table(ctx.actions, ctx.folder / "actions.parquet")
     ctx.progress("actions", 1, 1)
 

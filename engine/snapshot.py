@@ -24,7 +24,7 @@ from sqlglot import exp
 
 from adapters.base import FILE_COLUMN, LINE_COLUMN, ROW_COLUMN, SourceIssue
 from adapters.canonical import ENTITIES, Entity
-from adapters.mapping import BAD_COLUMNS, NumberFormat, apply_mapping
+from adapters.mapping import BAD_COLUMNS, NumberFormat, apply_mapping, source_scales
 from adapters.secrets import Secrets
 from rules.sql import columns_of
 from tallyclerk.errors import SourceError
@@ -80,6 +80,8 @@ class Snapshot:
     mode: str = "full"
     read_rows: int = 0
     config_sha256: str = ""
+    # Decimals of the source columns that linear mappings read, where known.
+    scales: dict[str, int] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:
@@ -101,6 +103,7 @@ class Snapshot:
             "source_schema": self.source_schema,
             "watermark": self.watermark,
             "config_sha256": self.config_sha256,
+            "source_scales": self.scales,
         }
 
 
@@ -165,8 +168,11 @@ def take_snapshot(
 
     # Step 3: merge an incremental read into the previous snapshot by key.
     mode, read_rows = "full", table.num_rows
+    scales = source_scales(read.table, mapping, number_format)
     if since is not None and previous is not None:
         table, mode = merge_by_key(previous.table(), table, entity.key), "incremental"
+        earlier = previous.manifest.get("source_scales") or {}
+        scales = {name: max(scales.get(name, 0), earlier.get(name, 0)) for name in scales | earlier}
     mark = _watermark(column, since, read.watermark, mode)
     return Snapshot(
         system=system,
@@ -182,6 +188,7 @@ def take_snapshot(
         mode=mode,
         read_rows=read_rows,
         config_sha256=fingerprint,
+        scales=scales,
     )
 
 

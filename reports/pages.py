@@ -13,10 +13,10 @@ import pyarrow as pa
 from engine.config import WORKSPACE_FILE, LoadedWorkspace, ReportConfig, load_workspace
 from tallyclerk.errors import ConfigError
 
-from .batch import batch_ids, render_batch_sheet
+from .batch import batch_ids, has_catalog, load_batch, render_batch_sheet
 from .branding import Brand, brand_for
 from .executive import render_executive_report
-from .history import History, RunFolder, load_history, runs_folder, workspace_of
+from .history import History, RunFolder, find_run, load_history, runs_folder, workspace_of
 from .run_report import render_run_report
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,29 @@ def run_renderer(
         }
 
     return render
+
+
+def render_batch_of_run(
+    run: RunFolder, setup: ReportSetup, batch: str | None, *, run_named: bool
+) -> str:
+    """The batch sheet of a run's batch, read from its workspace's catalog when there is one.
+
+    `run_named` says the run was chosen by the user, so `target:entity` means that run's
+    batch; otherwise it means the pair's newest batch, as in `tallyclerk batches`.
+    """
+    root = workspace_of(run)
+    if root is None or not has_catalog(root):
+        log.warning(
+            "run %s has no workspace catalog: its batch sheet shows no decisions", run.run_id
+        )
+        return render_kind(
+            Kind.batch, run.manifest, run.findings(), run.actions(), setup, batch=batch
+        )
+    record = load_batch(root, batch, run_id=run.run_id, run_named=run_named)
+    owner = run if record.run_id == run.run_id else find_run(root, record.run_id)
+    return render_batch_sheet(
+        owner.manifest, record, owner.findings(), brand=setup.brand, settings=setup.settings
+    )
 
 
 def render_kind(

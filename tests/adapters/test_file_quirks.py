@@ -96,7 +96,7 @@ def test_row_with_too_many_columns(tmp_path):
     with pytest.raises(SourceError) as caught:
         _read(path, delimiter=";")
     assert str(caught.value) == (
-        f"{WHERE}: {path} has 1 malformed row(s):\n"
+        f"{WHERE}: {path} has 1 malformed row:\n"
         "  line 3: Expected Number of Columns: 2 Found: 3: '3;4;5'\n"
         "Fix the export so every row has as many fields as the header, "
         "or quote fields that contain the delimiter."

@@ -38,7 +38,7 @@ def test_malformed_rows_are_named_by_line(tmp_path):
         read_file(path, where="system 'erp', item from items.csv")
     message = str(caught.value)
     assert "system 'erp', item from items.csv" in message
-    assert "has 2 malformed row(s)" in message
+    assert "has 2 malformed rows" in message
     assert "line 3: Expected Number of Columns: 3 Found: 2: '4,5'" in message
     assert "line 4: Expected Number of Columns: 3 Found: 4: '6,7,8,9'" in message
 

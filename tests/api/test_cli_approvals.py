@@ -52,7 +52,7 @@ def test_four_eyes_refusal_names_who_prepared_the_batch(tenant):
     )
     approved = _run("batches", "approve", str(tenant), "wms:item", "--comment", "ok", user="alex")
     assert approved.returncode == 0, approved.stderr
-    assert _one_line(approved.stdout) == f"Batch {ITEMS}: alex approved 3 action(s) (revision 1)."
+    assert _one_line(approved.stdout) == f"Batch {ITEMS}: alex approved 3 actions (revision 1)."
 
 
 def test_identity_is_required_and_checked_against_the_workspace_roles(tenant):
@@ -107,7 +107,7 @@ def test_two_processes_approving_one_batch_at_once_exactly_one_wins(tenant):
     loser = next(r for r in results if r.returncode == 4)
     assert _one_line(loser.stderr).startswith(
         f"error: batch {ITEMS} has no pending actions left to decide. Last decision: {winner} "
-        "approved 3 action(s) at "
+        "approved 3 actions at "
     )
     with sqlite3.connect(tenant / ".tallyclerk" / "catalog.sqlite") as con:
         decisions = con.execute(
@@ -167,8 +167,19 @@ def test_findings_list_filters_and_writes_every_format(tenant):
         "alex",
     )
     assert waived.returncode == 0, waived.stderr
+    with sqlite3.connect(tenant / ".tallyclerk" / "catalog.sqlite") as con:
+        ((route,),) = con.execute(
+            "SELECT action_id FROM actions WHERE key = 'item_id=33217' AND status = 'withdrawn'"
+        ).fetchall()
     assert _one_line(waived.stdout) == (
-        "Waiver 1: item-master-sync for item_id=33217 waived until 2099-01-31 by alex."
+        "Waiver 1: item-master-sync for item_id=33217 waived until 2099-01-31 by alex. "
+        f"Withdrawn, so they are not applied while it waits: 1 action ({route[:12]})."
+    )
+    again = _run(*waived.args[1:])
+    assert (again.returncode, _one_line(again.stdout)) == (
+        0,
+        "Waiver 1 already waives item-master-sync for item_id=33217 until 2099-01-31 for this "
+        "reason; nothing changed.",
     )
     as_json = _run(
         "findings", "list", str(tenant), "2026-11.001", "--status", "waived", "--format", "json"
@@ -214,7 +225,7 @@ def test_audit_verify_on_the_command_line_names_the_edited_entry(tenant):
     assert broken.returncode == 1
     assert _one_line(broken.stderr) == (
         "entry 8: its content does not match its hash (edited) The audit trail was tampered "
-        "with: 1 problem(s) in 8 entries."
+        "with: 1 problem in 8 entries."
     )
     listed = _run("audit", "list", str(tenant), "--format", "json", "--actor", "sam")
     (entry,) = json.loads(listed.stdout)

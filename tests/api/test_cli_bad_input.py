@@ -194,7 +194,7 @@ def test_malformed_csv_row_names_file_and_line(tmp_path):
     (folder / "wms" / "items.csv").write_text(ITEMS_WMS + "3,Tape,1.2,extra\n")
     result = _run("run", str(folder), "--period", "2026-11")
     assert result.returncode == 1
-    assert "has 1 malformed row(s)" in result.stderr
+    assert "has 1 malformed row" in result.stderr
     assert "line 4: Expected Number of Columns: 3 Found: 4" in result.stderr
     assert _runs(folder) == []
 

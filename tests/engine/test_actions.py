@@ -10,11 +10,13 @@ import pytest
 
 from adapters.mapping import source_fields
 from engine import batches
-from engine.actions import action_risk
+from engine.actions import action_risk, derive_actions
 from engine.apply import export_batch
 from engine.catalog import Catalog
+from engine.payloads import PayloadContext
 from engine.policy import Policy, RiskPolicy
 from rules.sql import parse_expression
+from tests.reports.factory import finding, table
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +40,59 @@ def test_update_names_the_record_and_field_as_the_target_does(first_run):
     }
 
 
-def test_a_computed_field_keeps_its_canonical_name_and_says_so(first_run):
+def test_a_linearly_computed_field_is_written_in_the_source_field_and_unit(first_run):
+    # The WMS maps weight_kg as WEIGHT_LB * 0.45359237 and writes WEIGHT_LB with 2 decimals:
+    # the ERP's 35.026 kg is 77.22 lb, and the guard expects the 92.66 lb the WMS holds.
     _, actions = first_run
     assert _payload(actions, "wms:item", "item_id=85425", "update") == {
         "record": {"SKU": "85425"},
-        "set": {"weight_kg": "35.0260"},
-        "expect": {"weight_kg": "42.0299"},
-        "canonical": {"weight_kg": "wms computes it as WEIGHT_LB * 0.45359237"},
+        "set": {"WEIGHT_LB": "77.22"},
+        "expect": {"WEIGHT_LB": "92.66"},
+        "converted": {
+            "WEIGHT_LB": "wms computes weight_kg as WEIGHT_LB * 0.45359237: the value is "
+            "WEIGHT_LB in wms's own unit, rounded to the 2 decimals it holds"
+        },
     }
+    create = _payload(actions, "wms:item", "item_id=28657", "create")
+    assert create["values"]["WEIGHT_LB"] == "488.42"  # 221.544 kg
+    assert "weight_kg" not in create["values"] and "canonical" not in create
+
+
+def test_a_field_computed_otherwise_is_routed_to_a_person_with_the_reason():
+    fields = source_fields(
+        {
+            "item_id": parse_expression("SKU", where="test"),
+            "description": parse_expression("upper(DESCRIPTION)", where="test"),
+            "weight_kg": parse_expression("WEIGHT_LB * 0.45359237", where="test"),
+        }
+    )
+    context = PayloadContext(fields={("wms", "item"): fields})
+    drift = finding(
+        "item-master-sync",
+        "item_id=7",
+        field="description",
+        owner_value="Bolt M8",
+        other_value="BOLT M8 ZINC",
+    )
+    weight = finding(
+        "item-master-sync", "item_id=7", field="weight_kg", owner_value="4.742", other_value="x"
+    )
+    (routed, unconvertible) = derive_actions(table([drift, weight]), context).to_pylist()
+    assert (routed["action"], routed["batch_id"], routed["field"]) == (
+        "route",
+        "wms:item",
+        "description",
+    )
+    payload = json.loads(routed["payload"])
+    assert payload["reason"] == (
+        "wms computes it as UPPER(DESCRIPTION), so no machine can write description there"
+    )
+    assert payload["record"] == {"SKU": "7"}
+    assert "set" not in payload
+    assert (unconvertible["action"], json.loads(unconvertible["payload"])["reason"]) == (
+        "route",
+        "weight_kg cannot be converted into WEIGHT_LB of wms: 'x' is not a number",
+    )
 
 
 def test_create_copies_the_owner_record_into_the_consumer_names(first_run):
@@ -110,12 +157,12 @@ def test_risk_is_the_highest_of_amount_kind_and_severity():
 def test_value_maps_are_read_backwards_for_the_target():
     columns = {
         "status": parse_expression("STATUS", where="test"),
-        "weight_kg": parse_expression("WEIGHT_LB * 0.45359237", where="test"),
+        "label": parse_expression("lower(LABEL)", where="test"),
     }
     fields = source_fields(columns, {"status": {"LD": "LOADED", "SH": "SHIPPED"}})
     assert (fields["status"].name, fields["status"].to_source("SHIPPED")) == ("STATUS", "SH")
     assert fields["status"].to_source("DELIVERED") == "DELIVERED"
-    assert (fields["weight_kg"].field, fields["weight_kg"].name) == (None, "weight_kg")
+    assert (fields["label"].field, fields["label"].name) == (None, "label")
 
 
 def test_export_writes_approved_actions_as_csv_and_json_lines(tmp_path, closed_harborline):

@@ -3,6 +3,7 @@ and confirmed (or flagged) by the next run."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -22,10 +23,8 @@ from tests.engine.harborline import actions_of, make_tenant, run
 TALLYCLERK = str(Path(sys.executable).parent / "tallyclerk")
 ITEMS = "2026-11.001/wms:item"
 WEIGHT_NOTE = "wms computes it as WEIGHT_LB * 0.45359237"
-WEIGHT_FAILED = (
-    f"wms has no column for weight_kg: {WEIGHT_NOTE}; map it under "
-    "targets.wms.entities.item.columns, or change it by hand."
-)
+ITEM = {"table": "sku_master"}
+WEIGHT = {"weight_kg": "WEIGHT_LB"}
 TARGETS = {
     "wms": {
         "kind": "postgres",
@@ -95,16 +94,17 @@ def approved(tmp_path, postgres_dsn):
 def test_apply_writes_each_guarded_change_once_and_twice_changes_nothing(approved):
     folder, dsn = approved
     assert _apply(folder, "wms:item", dsn) == [
-        ("item_id=28657", "", "applied", f"weight_kg not written: {WEIGHT_NOTE}"),
+        ("item_id=28657", "", "applied", ""),
         ("item_id=43587", "description", "applied", ""),
-        ("item_id=85425", "weight_kg", "failed", WEIGHT_FAILED),
+        ("item_id=85425", "weight_kg", "applied", ""),
     ]
     query = 'SELECT * FROM sku_master WHERE "SKU" IN (28657, 43587, 85425) ORDER BY "SKU"'
     after = _rows(dsn, query)
+    # Weights in the WMS's own pounds: the ERP's 221.544 kg and 35.026 kg.
     assert after == [
-        (28657, "Compact Polymer Safety Cone", None, "EA"),
+        (28657, "Compact Polymer Safety Cone", Decimal("488.42"), "EA"),
         (43587, "Standard Aluminum Dock Plate", Decimal("6.12"), "EA"),
-        (85425, "Standard Aluminum Wire Deck", Decimal("92.66"), "EA"),
+        (85425, "Standard Aluminum Wire Deck", Decimal("77.22"), "EA"),
     ]
     everything = _rows(dsn, 'SELECT * FROM sku_master ORDER BY "SKU"')
 
@@ -115,11 +115,73 @@ def test_apply_writes_each_guarded_change_once_and_twice_changes_nothing(approve
     with sqlite3.connect(folder / ".tallyclerk" / "catalog.sqlite") as con:
         con.execute("UPDATE actions SET status = 'approved' WHERE batch_id = ?", (ITEMS,))
     assert [outcome[2:] for outcome in _apply(folder, "wms:item", dsn)] == [
-        ("applied", f"already in place; nothing changed; weight_kg not written: {WEIGHT_NOTE}"),
         ("applied", "already in place; nothing changed"),
-        ("failed", WEIGHT_FAILED),
+        ("applied", "already in place; nothing changed"),
+        ("applied", "already in place; nothing changed"),
     ]
     assert _rows(dsn, 'SELECT * FROM sku_master ORDER BY "SKU"') == everything
+
+
+def test_a_target_column_named_for_a_computed_field_gets_the_source_unit(tmp_path, postgres_dsn):
+    targets = {"wms": {**TARGETS["wms"], "entities": {"item": {**ITEM, "columns": WEIGHT}}}}
+    folder = make_tenant(tmp_path, targets=targets)
+    _load_sku_master(postgres_dsn, folder)
+    run(folder, 1)
+    weight = next(a for a in actions_of(folder, ITEMS) if a["field"] == "weight_kg")
+    with Catalog(folder) as catalog:
+        batches.decide(catalog, user="alex", batch=ITEMS, decision="approve")
+    assert _apply(folder, "wms:item", postgres_dsn)[2] == (
+        "item_id=85425",
+        "weight_kg",
+        "applied",
+        "",
+    )
+    assert _rows(postgres_dsn, 'SELECT "WEIGHT_LB" FROM sku_master WHERE "SKU" = 85425') == [
+        (Decimal("77.22"),)
+    ]
+
+    # A payload holding the canonical kilograms (as tallyclerk once proposed) is never
+    # written into the pounds column, whatever the target's columns say.
+    legacy = {
+        "record": {"SKU": "85425"},
+        "set": {"weight_kg": "42.0299"},
+        "expect": {"weight_kg": "35.0260"},
+        "canonical": {"weight_kg": WEIGHT_NOTE},
+    }
+    with sqlite3.connect(folder / ".tallyclerk" / "catalog.sqlite") as con:
+        con.execute(
+            "UPDATE actions SET status = 'approved', payload = ? WHERE action_id = ?",
+            (json.dumps(legacy), weight["action_id"]),
+        )
+    assert _apply(folder, "wms:item", postgres_dsn) == [
+        (
+            "item_id=85425",
+            "weight_kg",
+            "failed",
+            f"wms cannot take weight_kg: {WEIGHT_NOTE}; the value is canonical, not wms's own, "
+            "so it is not written; change it by hand in wms.",
+        )
+    ]
+    assert _rows(postgres_dsn, 'SELECT "WEIGHT_LB" FROM sku_master WHERE "SKU" = 85425') == [
+        (Decimal("77.22"),)
+    ]
+
+
+def test_a_target_column_other_than_the_source_field_is_refused(tmp_path, postgres_dsn):
+    item = {**ITEM, "columns": {"weight_kg": "WEIGHT_KG"}}
+    folder = make_tenant(tmp_path, targets={"wms": {**TARGETS["wms"], "entities": {"item": item}}})
+    _load_sku_master(postgres_dsn, folder)
+    run(folder, 1)
+    with Catalog(folder) as catalog:
+        batches.decide(catalog, user="alex", batch=ITEMS, decision="approve")
+    outcomes = _apply(folder, "wms:item", postgres_dsn)
+    assert outcomes[2][2:] == (
+        "failed",
+        "wms cannot take WEIGHT_LB: targets.wms.entities.item.columns maps weight_kg onto "
+        "WEIGHT_KG, but wms reads weight_kg as WEIGHT_LB * 0.45359237, so the value is "
+        "WEIGHT_LB in its own unit; map weight_kg onto WEIGHT_LB, or leave it out of columns; "
+        "change it by hand in wms.",
+    )
 
 
 def test_a_row_changed_after_the_run_is_a_conflict_and_is_not_overwritten(approved):
@@ -144,7 +206,7 @@ def test_a_row_changed_after_the_run_is_a_conflict_and_is_not_overwritten(approv
     )
     assert f"{update['action_id'][:12]} conflicted: {reason}" in result.stdout
     assert " ".join(result.stdout.split()).endswith(
-        f"Batch {ITEMS}: 1 applied, 1 conflicted, 1 failed."
+        f"Batch {ITEMS}: 2 applied, 1 conflicted, 0 failed."
     )
     assert (update["status"], update["reason"]) == ("conflicted", reason)
     assert _rows(dsn, 'SELECT "DESCRIPTION" FROM sku_master WHERE "SKU" = 43587') == [
@@ -161,19 +223,19 @@ def test_failed_actions_are_retried_once_the_target_is_fixed(tmp_path, postgres_
     assert [o[2:] for o in _apply(folder, "wms:item", postgres_dsn)] == [
         ("failed", missing),
         ("failed", missing),
-        ("failed", WEIGHT_FAILED),
+        ("failed", missing),
     ]
     _load_sku_master(postgres_dsn, folder)
     assert _apply(folder, "wms:item", postgres_dsn) == []
     assert [o[2] for o in _apply(folder, "wms:item", postgres_dsn, retry=True)] == [
         "applied",
         "applied",
-        "failed",
+        "applied",
     ]
     assert [(a["status"], a["attempts"]) for a in actions_of(folder, ITEMS)] == [
         ("applied", 2),
         ("applied", 2),
-        ("failed", 2),
+        ("applied", 2),
     ]
 
 
@@ -183,13 +245,18 @@ def test_the_next_run_confirms_applied_fixes(approved):
     _extract_sku_master(dsn, folder)
     second = run(folder, 2)
     resolved = sorted((r["key"], r["field"]) for r in second.resolved.to_pylist())
-    assert resolved == [("item_id=28657", ""), ("item_id=43587", "description")]
-    assert (second.batches.confirmed, second.batches.flagged) == (2, ())
+    # The weight written in pounds reads back as the ERP's kilograms: resolved too.
+    assert resolved == [
+        ("item_id=28657", ""),
+        ("item_id=43587", "description"),
+        ("item_id=85425", "weight_kg"),
+    ]
+    assert (second.batches.confirmed, second.batches.flagged) == (3, ())
     confirmations = [(a["key"], a["status"], a["confirmation"]) for a in actions_of(folder, ITEMS)]
     assert confirmations == [
         ("item_id=28657", "applied", "confirmed"),
         ("item_id=43587", "applied", "confirmed"),
-        ("item_id=85425", "failed", None),
+        ("item_id=85425", "applied", "confirmed"),
     ]
 
 
@@ -202,11 +269,12 @@ def test_the_next_run_flags_applied_actions_whose_finding_persists(approved):
     assert sorted(flagged[action_id] for action_id in second.batches.flagged) == [
         "item_id=28657",
         "item_id=43587",
+        "item_id=85425",
     ]
     assert [a["confirmation"] for a in actions_of(folder, ITEMS)] == [
         "finding_persists",
         "finding_persists",
-        None,
+        "finding_persists",
     ]
 
 
@@ -256,3 +324,31 @@ def test_journal_and_void_actions_write_in_the_finance_system(tmp_path, postgres
         ("AP-000052", "OPEN"),
         ("AP-000054", "VOID"),
     ]
+
+
+def test_an_applied_fix_undone_later_is_flagged_and_proposed_again(approved):
+    folder, dsn = approved
+    _apply(folder, "wms:item", dsn)
+    _extract_sku_master(dsn, folder)
+    assert run(folder, 2).batches.confirmed == 3
+
+    # Someone puts the old description back in the WMS.
+    with psycopg.connect(dsn) as con:
+        con.execute(
+            'UPDATE sku_master SET "DESCRIPTION" = %s WHERE "SKU" = 43587',
+            ["Standard Aluminum Dock Rack"],
+        )
+    _extract_sku_master(dsn, folder)
+    third = run(folder, 3)
+    applied = next(a for a in actions_of(folder, ITEMS) if a["key"] == "item_id=43587")
+    assert third.batches.undone == (applied["action_id"],)
+    assert (applied["status"], applied["confirmation"]) == ("applied", "finding_reopened")
+    (again,) = actions_of(folder, "2026-11.003/wms:item")
+    assert (again["key"], again["status"], again["payload"]) == (
+        "item_id=43587",
+        "pending",
+        applied["payload"],
+    )
+    with Catalog(folder) as catalog:
+        batches.decide(catalog, user="sam", batch="wms:item", decision="approve")
+    assert _apply(folder, "wms:item", dsn) == [("item_id=43587", "description", "applied", "")]

@@ -141,3 +141,12 @@ def test_a_role_changed_in_the_workspace_file_is_audited_once(tenant):
     assert [(e.actor, e.verb, e.detail) for e in changes] == [
         ("workspace:tallyclerk.yaml", "role_change", {"from": "preparer", "to": "approver"})
     ]
+
+
+def test_a_garbled_head_file_is_reported_not_a_traceback(tenant):
+    head = tenant / ".tallyclerk" / audit.HEAD_FILE
+    head.write_text("garbage\n", encoding="utf-8")
+    with Catalog(tenant) as catalog:
+        checked, breaks = audit.verify(catalog)
+    assert breaks == [audit.Break(None, f"{head} is damaged: it holds no entry number and hash")]
+    assert checked > 0

@@ -139,3 +139,19 @@ def test_a_writer_waiting_longer_than_the_bounded_wait_gets_catalog_busy(tenant)
         holder.execute("ROLLBACK")
         holder.close()
     assert {a["status"] for a in actions_of(tenant, ITEMS)} == {"pending"}
+
+
+def test_messages_name_the_last_decision_and_the_role_in_plain_english(tenant):
+    first = actions_of(tenant, ITEMS)[0]["action_id"]
+    with Catalog(tenant) as catalog:
+        batches.decide(
+            catalog, user="sam", batch=ITEMS, decision="reject", actions=[first], comment="no"
+        )
+        with pytest.raises(ConflictError) as stale:
+            batches.decide(catalog, user="alex", batch=ITEMS, decision="approve", revision=0)
+    assert "Last decision: sam rejected 1 action at " in str(stale.value)
+    with Catalog(tenant) as catalog, pytest.raises(AccessError) as refused:
+        authorize(catalog, load_workspace(tenant).config, "alex", "run")
+    assert str(refused.value).startswith(
+        "alex is an approver, and to run needs the role admin or preparer;"
+    )

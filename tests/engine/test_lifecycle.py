@@ -161,12 +161,22 @@ def test_third_run_reopens_brings_back_expired_waivers_and_ages(three_runs):
         "resolved",
         10,
     )
-    # The reopened finding's new value asks for a new action in a new batch.
-    assert third.batches.batches == ("2026-11.003/wms:item",)
+    # The reopened finding's new value asks for a new action in a new batch; the finding
+    # whose waiver expired gets its withdrawn action proposed again.
+    assert third.batches.batches == ("2026-11.003/tms:shipment_event", "2026-11.003/wms:item")
     assert {a["key"] for a in actions_of(folder, "2026-11.003/wms:item")} == {
         "item_id=401",
         "item_id=43587",
     }
+    (again,) = actions_of(folder, "2026-11.003/tms:shipment_event")
+    (withdrawn,) = actions_of(folder, "2026-11.001/tms:shipment_event")
+    assert (again["key"], again["status"], again["payload"]) == (
+        "shipment_id=SH-0000290",
+        "pending",
+        withdrawn["payload"],
+    )
+    assert withdrawn["status"] == "withdrawn"
+    assert third.batches.for_reopened == 1
 
 
 def test_history_keeps_every_run_status_of_a_finding(three_runs):

@@ -132,8 +132,8 @@ def test_run_report_and_batch_sheet_print_on_a4_landscape(open_page, november, t
         assert not page.problems, page.problems
         sizes = pdf_page_sizes(page.pdf())
         assert sizes and all(close_to(size, A4[::-1]) for size in sizes), (path, sizes)
-    assert text_of(page, "batch-id") == "erp:shipment"
-    assert text_of(page, "action-count") == "2"
+    assert text_of(page, "batch-id") == "2026-11.001/erp:shipment"
+    assert text_of(page, "action-count") == "1"
     page.screenshot(tmp_path / "batch.png")
     assert (tmp_path / "batch.png").read_bytes().startswith(PNG_MAGIC)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from engine import batches
+from engine.catalog import Catalog
 from tests.reports.factory import runs_dir
 from tests.reports.page import Page
 
@@ -102,18 +105,56 @@ def test_batch_sheet_of_one_batch(three_months, tmp_path):
     args = ["report", str(folder), "--kind", "batch", "--batch", "erp:shipment", "--out", str(out)]
     assert runner.invoke(app, args).exit_code == 0
     page = Page(out.read_text())
-    assert page.text("batch-id") == "erp:shipment"
-    assert page.text("action-count") == "2"
-    assert "create shipment_id=S6 not in erp created as in wms" in page.visible_text
+    assert page.text("batch-id") == "2026-11.001/erp:shipment"
+    # S6 was proposed in October and waits in October's batch; November proposed S7 alone.
+    assert page.text("action-count") == "1"
+    assert "create shipment_id=S7 not in erp created as in wms" in page.visible_text
+    assert "shipment_id=S6" not in page.visible_text
+
+
+def test_batch_sheet_reads_the_catalog_by_the_batches_id(three_months, tmp_path):
+    """The sheet shows each action's state as the `batches` commands see it, under the run
+    that proposed it, and takes the id form they use."""
+    workspace = three_months.parent / "sheet-workspace"
+    shutil.copytree(three_months, workspace)
+    october = "2026-10.001/erp:shipment"
+    with Catalog(workspace) as catalog:
+        batches.decide(catalog, user="alex", batch=october, decision="approve", comment="post it")
+
+    out = tmp_path / "batch.html"
+    args = ["report", str(workspace), "--kind", "batch", "--batch", october, "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    page = Page(out.read_text())
+    assert page.text("batch-id") == october
+    assert "run 2026-10.001" in page.visible_text
+    assert page.text("batch-statuses") == "1 approved"
+    assert page.text("batch-state").startswith("Run 2026-10.001; approved, revision 1;")
+    row = page.visible_text[page.visible_text.index("# action") :]
+    assert "create shipment_id=S6 not in erp created as in wms" in row
+    assert "approved by alex, " in row and ": post it" in row
+    assert "alex approved 1 action at " in page.visible_text
+    assert "proposed" not in page.visible_text
+
+    # Without a run named, target:entity is the pair's newest batch, as in `batches`.
+    result = runner.invoke(app, [*args[:5], "erp:shipment", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert Page(out.read_text()).text("batch-id") == "2026-11.001/erp:shipment"
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (
-            ["--kind", "batch"],
-            "run 2026-11.001 has 3 batches; choose one with --batch: "
-            "erp:customer, erp:shipment, finance:freight_invoice.",
+            ["--kind", "batch", "--run-id", "2026-09.001"],
+            "run 2026-09.001 has 3 batches; choose one with --batch: 2026-09.001/erp:customer, "
+            "2026-09.001/erp:shipment, 2026-09.001/finance:freight_invoice.",
+        ),
+        (
+            ["--kind", "batch", "--run-id", "2026-11.001", "--batch", "erp:customer"],
+            "run 2026-11.001 has no batch 'erp:customer': its erp:customer actions were "
+            "proposed before, in batch 2026-09.001/erp:customer; its batches are: "
+            "2026-11.001/erp:shipment.",
         ),
         (
             ["--batch", "erp:shipment"],
