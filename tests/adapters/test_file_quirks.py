@@ -111,7 +111,7 @@ def test_malformed_row_after_quoted_line_breaks_names_its_physical_line(tmp_path
     with pytest.raises(SourceError) as caught:
         _read(path)
     assert str(caught.value) == (
-        f"{WHERE}: {path} has 2 malformed row(s):\n"
+        f"{WHERE}: {path} has 2 malformed rows:\n"
         "  line 6: Expected Number of Columns: 3 Found: 4: '4,5,6,7,8'\n"
         "  line 7: Expected Number of Columns: 3 Found: 4: '9,\"p\\nq\",9,9'\n"
         "Fix the export so every row has as many fields as the header, "
