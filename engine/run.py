@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from rules.compile import compile_rule, finish_findings
 from rules.findings import family_of
 from rules.sql import table_name
-from tallyclerk.errors import RunError, TallyclerkError
+from tallyclerk.errors import ConfigError, RunError, TallyclerkError
 
 from . import lifecycle
 from .access import authorize, sync_users
@@ -242,7 +242,8 @@ def run_workspace(
         sync_users(catalog, workspace.config)
         if user is not None:
             authorize(catalog, workspace.config, user, "run")
-        run_id, claim = _claim_run_id(runs, period.label)
+        recorded = _recorded_runs(catalog, period.label)
+        run_id, claim = _claim_run_id(runs, period.label, recorded)
         staging = runs / f"{_STAGING}{os.getpid()}-{uuid.uuid4().hex[:12]}"
         staging.mkdir()
         ctx = RunContext(
@@ -350,10 +351,35 @@ def previous_snapshots(runs: Path) -> dict[str, Previous]:
     return found
 
 
-def _claim_run_id(runs: Path, period: str) -> tuple[str, Path]:
-    """The next free run id of the period, claimed atomically so two runs never share one."""
+def _recorded_runs(catalog: Catalog, period: str) -> set[str]:
+    """The run ids of `period` in the catalog; refuses a period before the latest run's.
+
+    Each run is compared with the previous one, so a run of an earlier period after a later
+    one would resolve the later period's findings and make its approved actions obsolete.
+    """
+    with catalog.read() as con:
+        latest = con.execute("SELECT run_id, period FROM runs ORDER BY seq DESC LIMIT 1").fetchone()
+        ids = {
+            row["run_id"]
+            for row in con.execute("SELECT run_id FROM runs WHERE period = ?", (period,))
+        }
+    if latest is not None and period < latest["period"]:
+        raise ConfigError(
+            f"--period {period} is before {latest['period']}, the period of the latest run "
+            f"{latest['run_id']}: runs are compared with the previous one, so an earlier period "
+            "run now would resolve the later period's findings. Run the periods in order, or "
+            "restate the earlier period in a copy of the workspace without its .tallyclerk folder."
+        )
+    return ids
+
+
+def _claim_run_id(runs: Path, period: str, recorded: set[str]) -> tuple[str, Path]:
+    """The next free run id of the period, claimed atomically so two runs never share one.
+
+    Ids the catalog has recorded stay taken even when their run folder was deleted.
+    """
     while True:
-        names = [p.name.removeprefix(_CLAIM) for p in runs.iterdir()]
+        names = [p.name.removeprefix(_CLAIM) for p in runs.iterdir()] + sorted(recorded)
         numbers = [
             int(tail)
             for name in names

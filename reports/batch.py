@@ -55,6 +55,33 @@ def has_catalog(workspace: Path | None) -> bool:
     return workspace is not None and (workspace / STATE_DIR / CATALOG_FILE).is_file()
 
 
+def waiting_for_approval(
+    actions: pa.Table | None, workspace: Path | None, auto_approve: tuple[str, ...] = ()
+) -> list[dict]:
+    """The run's actions a person still has to decide, with the batch each waits in.
+
+    The catalog knows what was decided since; an action it does not hold yet (a run that
+    is rendering its own reports) waits unless the policy approves its risk level.
+    """
+    if actions is None:
+        return []
+    known: dict[str, tuple[str, str]] = {}
+    if has_catalog(workspace):
+        with Catalog(workspace) as catalog, catalog.read() as con:
+            known = {
+                row["action_id"]: (row["status"], row["batch_id"])
+                for row in con.execute("SELECT action_id, status, batch_id FROM actions")
+            }
+    waiting = []
+    for action in actions.select(["action_id", "batch_id", "risk"]).to_pylist():
+        status, batch_id = known.get(action["action_id"], (None, action["batch_id"]))
+        if status is None:
+            status = "approved" if action["risk"] in auto_approve else "pending"
+        if status == "pending":
+            waiting.append({"action_id": action["action_id"], "batch_id": batch_id})
+    return waiting
+
+
 def load_batch(workspace: Path, ref: str | None, *, run_id: str, run_named: bool) -> BatchRecord:
     """A batch from the workspace's catalog: by its id (`2026-11.001/wms:item`), or by
     `target:entity` for that pair's batch of run `run_id` when the run was named, and its

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from engine.config import ReportConfig
 
+from .batch import waiting_for_approval
 from .branding import Brand
 from .charts import Trend, bars, trend
 from .headlines import FIGURE_COLUMNS, Figure, figures, headline_table
@@ -77,8 +78,13 @@ def render_executive_report(
     brand: Brand,
     settings: ReportConfig,
     run_report_href: str = "report.html",
+    waiting: list[dict] | None = None,
 ) -> str:
-    """HTML of the executive report of one run; every value is escaped by the templates."""
+    """HTML of the executive report of one run; every value is escaped by the templates.
+
+    `waiting` are the actions a person still has to decide (see `waiting_for_approval`);
+    without it, every action of the run waits.
+    """
     rows = findings.to_pylist()
     lineage = {row["finding_id"]: history.lineage(row) for row in rows}
     table = headline_table(settings.headlines)
@@ -94,8 +100,8 @@ def render_executive_report(
     # What changed since the previous run.
     new = [row for row in rows if lineage[row["finding_id"]].new]
     resolved = history.resolved(row["finding_id"] for row in rows)
-    proposed = actions.to_pylist() if actions is not None else []
-    proposed = [a for a in proposed if a["status"] == "proposed"]
+    if waiting is None:
+        waiting = waiting_for_approval(actions, None)
 
     return render(
         "executive.html.j2",
@@ -109,8 +115,8 @@ def render_executive_report(
         findings=Change(current.findings, previous.findings if previous else None),
         new=_summary(new) if previous else None,
         resolved=_summary(resolved) if previous else None,
-        actions=len(proposed),
-        batches=len({a["batch_id"] for a in proposed}),
+        actions=len(waiting),
+        batches=len({a["batch_id"] for a in waiting}),
         headlines=_headlines(series, previous),
         by_pair=rank_by(rows, system_pair),
         by_rule=rank_by(rows, lambda row: row["rule_id"]),

@@ -13,7 +13,13 @@ import pyarrow as pa
 from engine.config import WORKSPACE_FILE, LoadedWorkspace, ReportConfig, load_workspace
 from tallyclerk.errors import ConfigError
 
-from .batch import batch_ids, has_catalog, load_batch, render_batch_sheet
+from .batch import (
+    batch_ids,
+    has_catalog,
+    load_batch,
+    render_batch_sheet,
+    waiting_for_approval,
+)
 from .branding import Brand, brand_for
 from .executive import render_executive_report
 from .history import History, RunFolder, find_run, load_history, runs_folder, workspace_of
@@ -38,6 +44,9 @@ class ReportSetup:
     runs_dir: Path
     brand: Brand = field(default_factory=lambda: brand_for(None, None))
     settings: ReportConfig = field(default_factory=ReportConfig)
+    # Where the catalog says which actions still wait, and the risk levels approved unasked.
+    workspace: Path | None = None
+    auto_approve: tuple[str, ...] = ()
 
 
 def setup_for(workspace: LoadedWorkspace) -> ReportSetup:
@@ -46,6 +55,8 @@ def setup_for(workspace: LoadedWorkspace) -> ReportSetup:
         runs_dir=runs_folder(workspace.root),
         brand=brand_for(config.branding, workspace.root),
         settings=config.report,
+        workspace=workspace.root,
+        auto_approve=tuple(config.policy.auto_approve),
     )
 
 
@@ -134,6 +145,7 @@ def render_kind(
             brand=setup.brand,
             settings=setup.settings,
             run_report_href=run_report_href,
+            waiting=waiting_for_approval(actions, setup.workspace, setup.auto_approve),
         )
     return render_run_report(
         manifest,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -100,6 +101,29 @@ def test_invalid_period_is_a_usage_error(tmp_path):
     result = _run("run", str(_workspace(tmp_path)), "--period", "2026-13")
     assert result.returncode == 2
     assert "invalid period '2026-13': write a month as YYYY-MM" in result.stderr
+
+
+def test_a_period_before_the_latest_run_is_refused_and_changes_nothing(tmp_path):
+    folder = _workspace(tmp_path)
+    assert _run("run", str(folder), "--period", "2026-11").returncode == 0
+    catalog = (folder / ".tallyclerk" / "catalog.sqlite").read_bytes()
+    result = _run("run", str(folder), "--period", "2026-10")
+    assert result.returncode == 2
+    assert (
+        "error: --period 2026-10 is before 2026-11, the period of the latest run 2026-11.001"
+        in result.stderr
+    )
+    assert _runs(folder) == ["2026-11.001"]
+    assert (folder / ".tallyclerk" / "catalog.sqlite").read_bytes() == catalog
+
+
+def test_a_deleted_run_folder_keeps_its_run_id_taken(tmp_path):
+    folder = _workspace(tmp_path)
+    assert _run("run", str(folder), "--period", "2026-11").returncode == 0
+    shutil.rmtree(folder / ".tallyclerk" / "runs" / "2026-11.001")
+    result = _run("run", str(folder), "--period", "2026-11")
+    assert result.returncode == 0, result.stderr
+    assert _runs(folder) == ["2026-11.002"]
 
 
 def test_unknown_rule_kind_names_the_rule(tmp_path):

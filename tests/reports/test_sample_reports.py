@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -90,6 +91,33 @@ def test_executive_headlines_agree_with_the_findings(sample, findings):
     assert page.text("open-findings") == f"Open exceptions {len(findings)} first run"
     assert page.text("ageing").startswith(
         f"open for findings at risk 0-7 days {len(findings)} {total:,.2f} 8-30 days 0 0.00"
+    )
+
+
+def test_actions_to_approve_leave_out_what_the_policy_and_approvers_decided(sample, tmp_path):
+    actions = pq.read_table(sample / "actions.parquet").to_pylist()
+    # The sample's policy approves low-risk actions by itself.
+    waiting = [a for a in actions if a["risk"] != "low"]
+    assert len(waiting) < len(actions)
+    page = Page((sample / "executive.html").read_text())
+    batches = len({a["batch_id"] for a in waiting})
+    assert page.text("actions-to-approve") == (
+        f"Actions to approve {len(waiting)} in {batches} batches"
+    )
+
+    # Approving a batch and rendering the report again counts what still waits; on a copy,
+    # so the other tests keep the sample as its run left it.
+    workspace = tmp_path / "harborline"
+    shutil.copytree(sample.parents[2], workspace)
+    sample = runs_dir(workspace) / sample.name
+    item_actions = [a for a in waiting if a["batch_id"] == "wms:item"]
+    approve = ["batches", "approve", str(workspace), "wms:item", "--as", "alex"]
+    assert CliRunner().invoke(app, approve).exit_code == 0
+    out = tmp_path / "executive.html"
+    args = ["report", str(sample), "--kind", "executive", "--out", str(out)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert Page(out.read_text()).text("actions-to-approve") == (
+        f"Actions to approve {len(waiting) - len(item_actions)} in {batches - 1} batches"
     )
 
 
