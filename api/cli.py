@@ -33,7 +33,7 @@ from reports.pages import (
     run_renderer,
     setup_for_run,
 )
-from tallyclerk.errors import ConfigError, TallyclerkError
+from tallyclerk.errors import ConfigError, Interrupted, TallyclerkError
 from tallyclerk.wording import plural
 
 from .batches_cli import batches_app
@@ -57,6 +57,8 @@ out = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 DEFAULT_DEMO_DIR = Path("examples/harborline")
+# Missed and unexpected findings listed one by one after the score; the rest are counted.
+_SCORE_ROWS = 10
 DEMO_PERIOD = "2026-11"
 
 Workspace = Annotated[
@@ -250,14 +252,18 @@ def _print_summary(result: RunResult, score: Score | None) -> None:
             f"Against expected_findings.csv: precision {score.precision:.2f}, "
             f"recall {score.recall:.2f} ({score.true_positives} of {score.expected} expected)"
         )
-        for row in score.missed:
-            out.print(
-                f"  missed:     {', '.join(row)}", style="yellow", markup=False, highlight=False
-            )
-        for row in score.unexpected:
-            out.print(
-                f"  unexpected: {', '.join(row)}", style="yellow", markup=False, highlight=False
-            )
+        for label, rows in (("missed:    ", score.missed), ("unexpected:", score.unexpected)):
+            for row in rows[:_SCORE_ROWS]:
+                out.print(
+                    f"  {label} {', '.join(row)}", style="yellow", markup=False, highlight=False
+                )
+            if len(rows) > _SCORE_ROWS:
+                out.print(
+                    f"  {label} and {len(rows) - _SCORE_ROWS:,} more; the run report lists "
+                    "every finding",
+                    style="yellow",
+                    highlight=False,
+                )
     out.print(
         f"Executive report: {result.folder / EXECUTIVE_REPORT}", markup=False, highlight=False
     )
@@ -298,14 +304,23 @@ def main() -> None:
     except TallyclerkError as exc:
         _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        _fail("interrupted; nothing of this run was kept.", 130)
+        # DuckDB reports any signal that stops its query as an interrupt.
+        if _terminated:
+            _fail(_TERMINATED, Interrupted.exit_code)
+        _fail("interrupted; nothing half-done was kept.", 130)
     except OSError as exc:
         _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), 1)
 
 
+_TERMINATED = "stopped by SIGTERM; nothing half-done was kept."
+_terminated = False
+
+
 def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM stops a run like Ctrl-C does, so its staging folder is removed."""
-    raise KeyboardInterrupt
+    """SIGTERM unwinds like an error, so a run's staging folder and open transactions go."""
+    global _terminated
+    _terminated = True
+    raise Interrupted(_TERMINATED)
 
 
 def _fail(message: str, code: int) -> None:

@@ -58,13 +58,20 @@ def rules_list(
         str | None, typer.Option(help="List a built-in pack's rules instead of a workspace's.")
     ] = None,
 ) -> None:
-    """List the rules a workspace runs (its packs' and its own), and the pack rules it skips."""
+    """List the rules a workspace runs (its packs' and its own), and the pack rules it skips.
+
+    In a folder without tallyclerk.yaml, and without --workspace, every built-in pack's rules.
+    """
     table = Table("kind", "severity", "on", "from", "owner team", "version")
     # Rule ids are what a person copies into the next command: never cut them short.
     table.columns.insert(0, Column("rule", no_wrap=True))
-    if pack is not None:
-        for declared in load_pack(pack).rules:
-            table.add_row(*_row(_parse(declared), pack))
+    packs = [pack] if pack is not None else []
+    if pack is None and workspace == Path(".") and not (workspace / WORKSPACE_FILE).is_file():
+        packs = sorted(PACKS)
+    if packs:
+        for name in packs:
+            for declared in load_pack(name).rules:
+                table.add_row(*_row(_parse(declared), name))
         out.print(table)
         return
     loaded = load_workspace(workspace)

@@ -245,21 +245,21 @@ def run_workspace(
         recorded = _recorded_runs(catalog, period.label)
         run_id, claim = _claim_run_id(runs, period.label, recorded)
         staging = runs / f"{_STAGING}{os.getpid()}-{uuid.uuid4().hex[:12]}"
-        staging.mkdir()
-        ctx = RunContext(
-            workspace,
-            period,
-            run_id,
-            staging,
-            progress or (lambda *_: None),
-            catalog,
-            now or datetime.now(UTC),
-            user,
-            render,
-        )
-        ctx.full, ctx.previous = full, previous_snapshots(runs)
-        started = time.perf_counter()
         try:
+            staging.mkdir()
+            ctx = RunContext(
+                workspace,
+                period,
+                run_id,
+                staging,
+                progress or (lambda *_: None),
+                catalog,
+                now or datetime.now(UTC),
+                user,
+                render,
+            )
+            ctx.full, ctx.previous = full, previous_snapshots(runs)
+            started = time.perf_counter()
             for name, stage in STAGES:
                 began = time.perf_counter()
                 stage(ctx)

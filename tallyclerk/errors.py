@@ -1,7 +1,8 @@
 """The error tree shared by every layer: one base, one class per layer.
 
 Bad configuration raises at once; bad data is collected into findings instead.
-Exit codes: 1 for a failure, 2 for bad input, 3 for access refused, 4 for a conflict.
+Exit codes: 1 for a failure, 2 for bad input, 3 for access refused, 4 for a conflict,
+143 when stopped by SIGTERM.
 Every message names where the problem is and how to fix it.
 """
 
@@ -43,6 +44,12 @@ class SourceError(TallyclerkError):
 
 class RunError(TallyclerkError):
     """A run failed while it executed."""
+
+
+class Interrupted(RunError):
+    """The process was told to stop (SIGTERM) while it worked; 128 + 15, as shells expect."""
+
+    exit_code = 143
 
 
 class CatalogError(TallyclerkError):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -333,3 +335,27 @@ def test_a_password_in_a_postgres_connection_string_is_refused_and_never_printed
         "(the name of an environment variable)."
     )
     assert "Sup3rS3cretXYZ" not in result.stdout + result.stderr
+
+
+def test_sigterm_stops_a_run_saying_so_and_keeps_nothing_of_it(tmp_path):
+    from engine.sample.generate import generate
+
+    folder = tmp_path / "harborline"
+    generate(folder, orders=20_000, seed=3)
+    runs = folder / ".tallyclerk" / "runs"
+    process = subprocess.Popen(
+        [TALLYCLERK, "run", str(folder), "--period", "2026-11"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    deadline = time.monotonic() + 120
+    while not (runs.is_dir() and any(p.name.startswith(".tmp-") for p in runs.iterdir())):
+        assert process.poll() is None and time.monotonic() < deadline, "the run never started"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143
+    assert "error: stopped by SIGTERM; nothing half-done was kept." in stderr
+    assert sorted(p.name for p in runs.iterdir()) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,16 @@ def test_another_period_uses_its_own_bounds_and_is_not_scored(closed_tenant):
     # November's invoices and pickups are outside October: their rules find nothing.
     assert "carrier-invoice-vs-rated-cost" not in rules
     assert "shipment-delivered-after-pickup" not in rules
+
+
+def test_findings_nobody_expected_are_listed_up_to_ten_then_counted(closed_tenant, tmp_path):
+    folder = tmp_path / "harborline"
+    shutil.copytree(closed_tenant[0], folder, ignore=shutil.ignore_patterns(".tallyclerk"))
+    expected = folder / "expected_findings.csv"
+    expected.write_text("\n".join(expected.read_text().splitlines()[:2]) + "\n")
+    result = _run("run", str(folder), "--period", "2026-11")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "Against expected_findings.csv: precision 0.07, recall 1.00 (1 of 1 expected)" in lines
+    assert len([line for line in lines if line.startswith("  unexpected: ")]) == 11
+    assert "  unexpected: and 4 more; the run report lists every finding" in lines

@@ -86,6 +86,16 @@ def test_list_a_built_in_pack_without_a_workspace(tmp_path):
     ]
 
 
+def test_list_every_built_in_pack_in_a_folder_without_a_workspace(tmp_path, monkeypatch):
+    from rules.packs import PACKS, load_pack
+
+    monkeypatch.chdir(tmp_path)
+    output = _invoke("rules", "list")
+    listed = [line.split("│")[1].strip() for line in output.splitlines() if "│" in line]
+    assert listed == [rule["id"] for name in sorted(PACKS) for rule in load_pack(name).rules]
+    assert "freight-audit.accrual" in listed and "master-data.item-complete" in listed
+
+
 def test_explain_says_what_a_rule_checks_and_shows_its_parameters(workspace):
     output = _invoke("rules", "explain", "item-names", "--workspace", str(workspace))
 
