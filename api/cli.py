@@ -194,9 +194,15 @@ def _run_and_report(
         def advance(stage: str, done: int, total: int) -> None:
             progress.update(tasks[stage], completed=done, total=total)
 
-        render = run_renderer(load_workspace(workspace))
+        loaded = load_workspace(workspace)
         result = run_workspace(
-            workspace, period, progress=advance, render=render, full=full, user=user
+            workspace,
+            period,
+            progress=advance,
+            render=run_renderer(loaded),
+            full=full,
+            user=user,
+            loaded=loaded,
         )
     _print_summary(result, score_findings(workspace, result.findings, period=period))
 

@@ -223,17 +223,18 @@ def run_workspace(
     full: bool = False,
     user: str | None = None,
     now: datetime | None = None,
+    loaded: LoadedWorkspace | None = None,
 ) -> RunResult:
     """Run every rule of the workspace in `folder` over one period.
 
     Sources with a watermark read only what changed since the last finished run,
     unless `full` is set. `user` prepares the run's batches (a run without one is
     prepared by the system); `now` fixes the run's clock, which dates findings and
-    decides which waivers hold.
+    decides which waivers hold. `loaded` is the workspace when the caller has loaded it.
     """
     # Loading compiles every rule against the planned snapshot columns, so a bad rule
     # fails in a second instead of after every source has been read.
-    workspace = load_workspace(folder)
+    workspace = loaded or load_workspace(folder)
     period = parse_period(period_text, workspace.config.timezone)
     runs = folder / STATE_DIR / RUNS_DIR
     runs.mkdir(parents=True, exist_ok=True)

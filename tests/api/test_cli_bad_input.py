@@ -359,3 +359,15 @@ def test_sigterm_stops_a_run_saying_so_and_keeps_nothing_of_it(tmp_path):
     assert process.returncode == 143
     assert "error: stopped by SIGTERM; nothing half-done was kept." in stderr
     assert sorted(p.name for p in runs.iterdir()) == []
+
+
+def test_each_skipped_pack_rule_is_warned_about_once(tmp_path):
+    folder = _workspace(tmp_path, packs=["master-data"])
+    result = _run("run", str(folder), "--period", "2026-11")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "skipped rule" in line]
+    assert len(warnings) == len(set(warnings))
+    assert (
+        "WARNING engine.rule_set: skipped rule master-data.customer-complete of pack "
+        "master-data: table: no snapshot 'erp.customer' in this workspace"
+    ) in warnings

@@ -101,8 +101,10 @@ def test_committed_sample_workspace_is_the_one_demo_writes(repo_root):
     assert committed.read_bytes() == packaged.read_bytes()
 
 
-def test_another_period_uses_its_own_bounds_and_is_not_scored(closed_tenant):
-    folder, _ = closed_tenant
+def test_another_period_uses_its_own_bounds_and_is_not_scored(closed_tenant, tmp_path):
+    # October is run in a copy: a period before the latest run's is refused in place.
+    folder = tmp_path / "harborline"
+    shutil.copytree(closed_tenant[0], folder, ignore=shutil.ignore_patterns(".tallyclerk"))
     result = _run("run", str(folder), "--period", "2026-10")
     assert result.returncode == 0, result.stderr
     assert "expected_findings.csv" not in result.stdout
