@@ -58,7 +58,7 @@ def quarantine_findings(snapshots: Iterable) -> pa.Table:
                     "amount_at_risk": None,
                     "message": (
                         f"{item.where or snapshot.source_file}: {item.column} {value} "
-                        f"{item.reason}; the row is quarantined."
+                        f"{item.reason}; the value is quarantined and read as NULL."
                     ),
                     "owner_team": None,
                     "rule_version": None,

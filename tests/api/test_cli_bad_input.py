@@ -248,7 +248,8 @@ def test_value_quarantined_after_a_quoted_line_break_names_its_line_in_the_file(
     findings = pq.read_table(folder / ".tallyclerk" / "runs" / "2026-11.001" / "findings.parquet")
     quarantined = [f["message"] for f in findings.to_pylist() if f["problem"] == "quarantined"]
     assert quarantined == [
-        "wms/items.csv line 5: weight_kg 'six' is not a valid decimal; the row is quarantined."
+        "wms/items.csv line 5: weight_kg 'six' is not a valid decimal; "
+        "the value is quarantined and read as NULL."
     ]
 
 
@@ -289,7 +290,7 @@ def test_value_of_wrong_type_is_quarantined_and_reported(tmp_path):
         "field": "weight_kg",
         "other_value": "six",
         "message": "wms/items.csv line 3: weight_kg 'six' is not a valid decimal; "
-        "the row is quarantined.",
+        "the value is quarantined and read as NULL.",
     }
     assert (
         folder / ".tallyclerk" / "runs" / "2026-11.001" / "quarantine" / "wms__item.parquet"
