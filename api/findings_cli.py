@@ -224,9 +224,14 @@ def audit_verify(workspace: WorkspaceArg) -> None:
         out.print(f"The audit trail is intact: {checked} entries, each hash and link checks out.")
         return
     for item in breaks:
-        where = f"entry {item.seq}" if item.seq is not None else "trail"
-        err.print(f"[bold red]{where}:[/] {item.problem}", highlight=False)
-    state = "is missing or damaged" if any(b.seq is None for b in breaks) else "was tampered with"
+        where = "trail" if item.seq is None else f"entry {item.seq}"
+        err.print(f"[bold red]{'catalog' if item.state else where}:[/] {item.problem}")
+    if all(b.state for b in breaks):
+        state = "is intact, but the catalog's actions or waivers were edited outside tallyclerk"
+    elif any(b.seq is None and not b.state for b in breaks):
+        state = "is missing or damaged"
+    else:
+        state = "was tampered with"
     err.print(
         f"The audit trail {state}: {plural(len(breaks), 'problem')} in "
         f"{plural(checked, 'entry', 'entries')}."

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sqlite3
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,9 +23,10 @@ from pathlib import Path
 from adapters.canonical import ENTITIES
 from adapters.mapping import source_fields
 from adapters.postgres_apply import Change, Outcome, Write, apply_changes
-from tallyclerk.errors import ApplyError, ConfigError
+from tallyclerk.errors import ApplyError, CatalogError, ConfigError
 
 from . import audit
+from .audit_state import state_problems
 from .batches import batch_actions, find_batch
 from .catalog import Catalog
 from .config import WORKSPACE_FILE, LoadedWorkspace
@@ -51,6 +53,7 @@ def export_batch(
     """Write the approved actions of a batch as CSV and JSON lines, in the target's names."""
     with catalog.read() as con:
         row = find_batch(con, batch)
+        _check_against_trail(con, row["batch_id"])
         actions = [a for a in batch_actions(con, row["batch_id"]) if a["status"] == "approved"]
     if not actions:
         raise ConfigError(
@@ -169,6 +172,17 @@ def apply_batch(
     return ApplyReport(batch_id, tuple(outcomes), tuple(export_only), waiting)
 
 
+def _check_against_trail(con: sqlite3.Connection, batch_id: str) -> None:
+    """Refuse a batch whose actions no longer agree with the audit trail."""
+    problems = state_problems(con, batch_id=batch_id)
+    if problems:
+        raise CatalogError(
+            f"batch {batch_id} disagrees with the audit trail, so nothing of it is exported "
+            "or applied:\n  " + "\n  ".join(problems) + "\nRestore the catalog from a backup; "
+            "`tallyclerk audit verify` lists every such problem."
+        )
+
+
 def _claim(
     catalog: Catalog, batch_id: str, *, retry: bool
 ) -> tuple[list, list[str], dict[str, int]]:
@@ -176,6 +190,7 @@ def _claim(
     writable actions stay as they are, by status."""
     statuses = ("approved", "failed", "applying") if retry else ("approved",)
     with catalog.write() as con:
+        _check_against_trail(con, batch_id)
         every = [a for a in batch_actions(con, batch_id) if a["confirmation"] != "confirmed"]
         actions = [a for a in every if a["status"] in statuses]
         claimed = [a for a in actions if a["kind"] in WRITABLE]

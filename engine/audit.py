@@ -14,6 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from .audit_state import state_problems
 from .catalog import Catalog
 
 GENESIS = "0" * 64
@@ -37,6 +38,8 @@ class Break:
 
     seq: int | None
     problem: str
+    # A row of the catalog's state (an action, a waiver) that disagrees with the trail.
+    state: bool = False
 
 
 def append(
@@ -123,6 +126,9 @@ def verify(catalog: Catalog) -> tuple[int, list[Break]]:
             breaks.append(Break(row["seq"], "its content does not match its hash (edited)"))
         expected_seq, prev = row["seq"] + 1, row["hash"]
     breaks += _check_head(catalog, rows)
+    if present:
+        with catalog.read() as con:
+            breaks += [Break(None, problem, state=True) for problem in state_problems(con)]
     return len(rows), breaks
 
 

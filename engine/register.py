@@ -20,7 +20,8 @@ from datetime import datetime
 import pyarrow as pa
 
 from . import audit
-from .batches import POLICY_ACTOR, record_decisions
+from .audit_state import proposal_detail
+from .batches import POLICY_ACTOR, SYSTEM_ACTOR, batch_actions, record_decisions
 from .catalog import Catalog
 from .policy import Policy
 
@@ -136,6 +137,15 @@ def register_run(
         approved = [row["action_id"] for row in rows if row["risk"] in policy.auto_approve]
         for row in rows:
             _insert(con, row, batch_id, run_id, at, automatic=row["action_id"] in approved)
+        audit.append(
+            catalog,
+            con,
+            actor=prepared_by or SYSTEM_ACTOR,
+            verb="propose",
+            subject=f"batch:{batch_id}",
+            detail=proposal_detail(batch_actions(con, batch_id)),
+            at=now,
+        )
         if approved:
             record_decisions(con, batch_id, approved, "approve", POLICY_ACTOR, at, None)
             audit.append(

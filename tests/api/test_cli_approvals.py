@@ -214,19 +214,26 @@ def test_findings_list_filters_and_writes_every_format(tenant):
 
 def test_audit_verify_on_the_command_line_names_the_edited_entry(tenant):
     assert _run("batches", "approve", str(tenant), ITEMS, user="alex").returncode == 0
+    # Five role changes, the run, a proposal per batch, the policy's approval and alex's.
+    with sqlite3.connect(tenant / ".tallyclerk" / "catalog.sqlite") as con:
+        (proposals,) = con.execute("SELECT count(*) FROM batches").fetchone()
+    last = 5 + 1 + proposals + 2
     intact = _run("audit", "verify", str(tenant))
     assert (intact.returncode, _one_line(intact.stdout)) == (
         0,
-        "The audit trail is intact: 8 entries, each hash and link checks out.",
+        f"The audit trail is intact: {last} entries, each hash and link checks out.",
     )
     with sqlite3.connect(tenant / ".tallyclerk" / "catalog.sqlite") as con:
-        con.execute("UPDATE audit SET actor = 'sam' WHERE seq = 8")
+        con.execute("UPDATE audit SET actor = 'sam' WHERE seq = ?", (last,))
     broken = _run("audit", "verify", str(tenant))
     assert broken.returncode == 1
-    assert _one_line(broken.stderr) == (
-        "entry 8: its content does not match its hash (edited) The audit trail was tampered "
-        "with: 1 problem in 8 entries."
-    )
+    lines = broken.stderr.splitlines()
+    assert lines[0] == f"entry {last}: its content does not match its hash (edited)"
+    # The edited entry no longer names alex, so his three approvals stand on nothing.
+    assert [line.split(": ", 2)[2] for line in lines[1:4]] == [
+        "it is approved by alex, but the audit trail holds no such decision (edited by hand)"
+    ] * 3
+    assert lines[4] == f"The audit trail was tampered with: 4 problems in {last} entries."
     listed = _run("audit", "list", str(tenant), "--format", "json", "--actor", "sam")
     (entry,) = json.loads(listed.stdout)
-    assert (entry["seq"], entry["verb"], entry["subject"]) == (8, "approve", f"batch:{ITEMS}")
+    assert (entry["seq"], entry["verb"], entry["subject"]) == (last, "approve", f"batch:{ITEMS}")

@@ -14,8 +14,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from engine import batches
+from engine import audit, batches
 from engine.apply import apply_batch
+from engine.audit_state import proposal_detail
 from engine.catalog import Catalog
 from engine.config import load_workspace
 from tests.engine.harborline import actions_of, make_tenant, run
@@ -148,10 +149,22 @@ def test_a_target_column_named_for_a_computed_field_gets_the_source_unit(tmp_pat
         "expect": {"weight_kg": "35.0260"},
         "canonical": {"weight_kg": WEIGHT_NOTE},
     }
-    with sqlite3.connect(folder / ".tallyclerk" / "catalog.sqlite") as con:
+    with Catalog(folder) as catalog, catalog.write() as con:
         con.execute(
             "UPDATE actions SET status = 'approved', payload = ? WHERE action_id = ?",
             (json.dumps(legacy), weight["action_id"]),
+        )
+        # The proposal of the legacy payload, as that run would have recorded it.
+        legacy_action = con.execute(
+            "SELECT * FROM actions WHERE action_id = ?", (weight["action_id"],)
+        ).fetchone()
+        audit.append(
+            catalog,
+            con,
+            actor="system",
+            verb="propose",
+            subject=f"batch:{legacy_action['batch_id']}",
+            detail=proposal_detail([legacy_action]),
         )
     assert _apply(folder, "wms:item", postgres_dsn) == [
         (
