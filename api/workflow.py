@@ -82,7 +82,11 @@ def run_folder(folder: Path, run: str) -> Path:
         return published[-1]
     if (runs / run).is_dir() and not run.startswith("."):
         return runs / run
-    known = ", ".join(p.name for p in published[-5:]) or "none yet"
+    if not published:
+        raise ConfigError(
+            f"no run in {folder} yet: run one first (tallyclerk run {folder} --period YYYY-MM)."
+        )
+    known = ", ".join(p.name for p in published[-5:])
     raise ConfigError(
         f"no run {run!r} in {folder}: give a run id (the newest: {known}) or `latest`."
     )

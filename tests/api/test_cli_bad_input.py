@@ -372,3 +372,12 @@ def test_each_skipped_pack_rule_is_warned_about_once(tmp_path):
         "WARNING engine.rule_set: skipped rule master-data.customer-complete of pack "
         "master-data: table: no snapshot 'erp.customer' in this workspace"
     ) in warnings
+
+
+def test_findings_of_a_workspace_without_runs_say_to_run_one_first(tmp_path):
+    folder = _workspace(tmp_path)
+    result = _run("findings", "list", str(folder), "latest")
+    assert result.returncode == 2
+    assert " ".join(result.stderr.split()) == (
+        f"error: no run in {folder} yet: run one first (tallyclerk run {folder} --period YYYY-MM)."
+    )
