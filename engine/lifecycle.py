@@ -21,7 +21,9 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .causes import CAUSE_FIELDS
 from .findings import FINDINGS_SCHEMA
+from .sla import SLA_FIELDS
 
 STATUSES = ("new", "persisting", "reopened", "resolved")
 LIFECYCLE_FIELDS = (
@@ -32,7 +34,8 @@ LIFECYCLE_FIELDS = (
     pa.field("waived_until", pa.date32()),
     pa.field("waiver_reason", pa.string()),
 )
-RUN_FINDINGS_SCHEMA = pa.schema([*FINDINGS_SCHEMA, *LIFECYCLE_FIELDS])
+# Root causes are linked before the lifecycle, SLA targets after it (see `engine.run`).
+RUN_FINDINGS_SCHEMA = pa.schema([*FINDINGS_SCHEMA, *LIFECYCLE_FIELDS, *CAUSE_FIELDS, *SLA_FIELDS])
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,26 @@ def record(con: sqlite3.Connection, lifecycle: Lifecycle, run_id: str) -> None:
                     lifecycle.waived.get(finding["finding_id"]),
                 ),
             )
+
+
+def opened_days(con: sqlite3.Connection, findings: pa.Table, run_day: date) -> dict[str, date]:
+    """The calendar day each finding's current stretch opened: the day of the last run that
+    found it new or reopened (this run's for those it finds so)."""
+    opened = {
+        row["finding_id"]: date.fromisoformat(row["run_date"])
+        for row in con.execute(
+            "SELECT h.finding_id, r.run_date FROM finding_history h "
+            "JOIN runs r ON r.run_id = h.run_id "
+            "WHERE h.status IN ('new', 'reopened') ORDER BY r.seq"
+        )
+    }
+    rows = findings.select(["finding_id", "status"]).to_pylist()
+    return {
+        row["finding_id"]: run_day
+        if row["status"] in ("new", "reopened")
+        else opened.get(row["finding_id"], run_day)
+        for row in rows
+    }
 
 
 def with_current_waivers(con: sqlite3.Connection, findings: pa.Table, today: date) -> pa.Table:

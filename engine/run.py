@@ -15,7 +15,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,13 +27,14 @@ import pyarrow.parquet as pq
 from rules.compile import compile_rule, finish_findings
 from rules.findings import family_of
 from rules.sql import table_name
-from tallyclerk.errors import RunError, TallyclerkError
+from tallyclerk.errors import RunError, SourceError, TallyclerkError
 
-from . import lifecycle
+from . import alerts, lifecycle, sla
 from .access import authorize, sync_users
 from .actions import derive_actions
 from .backends.duckdb import DuckDBBackend
 from .catalog import STATE_DIR, Catalog
+from .causes import link_causes, order_actions
 from .config import LoadedWorkspace, Period, load_workspace, parse_period
 from .findings import empty_findings, quarantine_findings, source_findings, to_findings
 from .payloads import PayloadContext
@@ -165,12 +166,26 @@ def _stage_evaluate(ctx: RunContext) -> None:
         backend.close()
 
 
+def _stage_causes(ctx: RunContext) -> None:
+    """Link each finding to the missing master record that explains it (see `engine.causes`)."""
+    ctx.findings = link_causes(ctx.findings, {s.ref: s.table for s in ctx.snapshots})
+    ctx.progress("causes", 1, 1)
+
+
 def _stage_lifecycle(ctx: RunContext) -> None:
-    """New, persisting, reopened or resolved against the previous run; age and waivers."""
+    """New, persisting, reopened or resolved against the previous run; age and waivers; the
+    resolution target of each and whether it is breached."""
     with ctx.catalog.read() as con:
-        ctx.lifecycle = lifecycle.classify(
+        found = lifecycle.classify(
             con, ctx.findings, run_id=ctx.run_id, as_of=ctx.as_of, today=ctx.run_date
         )
+        opened = lifecycle.opened_days(con, found.findings, ctx.run_date)
+    targets = ctx.workspace.config.sla
+    ctx.lifecycle = replace(
+        found,
+        findings=sla.with_targets(found.findings, targets, opened=opened, today=ctx.run_date),
+        resolved=sla.with_targets(found.resolved, targets, opened=opened, today=ctx.run_date),
+    )
     ctx.findings = ctx.lifecycle.findings
     pq.write_table(ctx.findings, ctx.folder / "findings.parquet")
     if ctx.lifecycle.resolved.num_rows:
@@ -189,7 +204,7 @@ def _stage_actions(ctx: RunContext) -> None:
     actions = derive_actions(ctx.findings.filter(pc.invert(waived)), context)
     reopened = ctx.lifecycle.reopened() if ctx.lifecycle is not None else set()
     with ctx.catalog.read() as con:
-        ctx.actions = live_actions(con, actions, reopened)
+        ctx.actions = order_actions(live_actions(con, actions, reopened), ctx.findings)
     pq.write_table(ctx.actions, ctx.folder / "actions.parquet")
     ctx.progress("actions", 1, 1)
 
@@ -208,6 +223,7 @@ STAGES: tuple[tuple[str, Callable[[RunContext], None]], ...] = (
     ("snapshot", _stage_snapshot),
     ("validate", _stage_validate),
     ("evaluate", _stage_evaluate),
+    ("causes", _stage_causes),
     ("lifecycle", _stage_lifecycle),
     ("actions", _stage_actions),
     ("report", _stage_report),
@@ -264,7 +280,11 @@ def run_workspace(
                 stage(ctx)
                 ctx.timings[name] = round(time.perf_counter() - began, 3)
             ctx.timings["total"] = round(time.perf_counter() - started, 3)
-            return _publish(ctx, runs)
+            result = _publish(ctx, runs)
+        except SourceError as exc:
+            config = workspace.config
+            alerts.after_failure(catalog, config.alerts, config.name, period.label, exc)
+            raise
         except TallyclerkError:
             raise
         except RuntimeError as exc:
@@ -278,6 +298,11 @@ def run_workspace(
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
             claim.unlink(missing_ok=True)
+        config = workspace.config
+        alerts.after_run(
+            catalog, config.alerts, config.name, result.manifest, result.findings, runs
+        )
+        return result
 
 
 def _publish(ctx: RunContext, runs: Path) -> RunResult:

@@ -1,0 +1,123 @@
+"""`tallyclerk sla`, `alerts`, `purge` and `portfolio`: what a partner running many tenants
+as a managed service needs beside the runs themselves."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from engine import alerts
+from engine.sla_month import month_bounds, sla_month
+from reports.branding import brand_for
+from reports.sla_report import render_sla_html, sla_csv
+from tallyclerk.wording import plural
+
+from .workflow import WorkspaceArg, cannot_write, err, open_workspace, out, writable_folder
+
+sla_app = typer.Typer(help="Resolution targets and the monthly SLA report.", no_args_is_help=True)
+
+
+@sla_app.command("report")
+def sla_report(
+    workspaces: Annotated[
+        list[Path], typer.Argument(help="Tenant workspace folders.", show_default=False)
+    ],
+    month: Annotated[str, typer.Option(help="The month to report, as YYYY-MM.")],
+    out: Annotated[
+        Path, typer.Option(help="Folder to write sla-MONTH.html and sla-MONTH.csv into.")
+    ] = Path("."),
+) -> None:
+    """Per tenant: findings opened and resolved in the month, the median days to resolve,
+    and the breaches of the resolution targets; as HTML and CSV. The page carries the
+    branding of the first tenant that has one."""
+    month_bounds(month)
+    writable_folder(out, "--out")
+    months, branding = [], None
+    for folder in workspaces:
+        loaded, catalog = open_workspace(folder)
+        if branding is None and loaded.config.branding is not None:
+            branding = (loaded.config.branding, folder)
+        with catalog:
+            months.append(
+                sla_month(catalog, loaded.config.sla, month, workspace=loaded.config.name)
+            )
+    brand = brand_for(*branding) if branding else brand_for(None, None)
+    out.mkdir(parents=True, exist_ok=True)
+    html, table = out / f"sla-{month}.html", out / f"sla-{month}.csv"
+    try:
+        html.write_text(render_sla_html(months, brand=brand, month=month), encoding="utf-8")
+        table.write_text(sla_csv(months), encoding="utf-8")
+    except OSError as exc:
+        raise cannot_write(out, "--out", exc) from exc
+    for tenant in months:
+        total = tenant.total
+        median = "none" if total.median_days is None else f"{total.median_days:g} d"
+        err.print(
+            f"{tenant.workspace}: {total.opened} opened, {total.resolved} resolved "
+            f"(median {median}), {total.breaches} breached",
+            highlight=False,
+            markup=False,
+        )
+    err.print(f"Wrote {html} and {table}.", highlight=False, markup=False)
+
+
+alerts_app = typer.Typer(
+    help="Alerts sent after runs, and the ones that failed.", no_args_is_help=True
+)
+
+
+class AlertStatus(StrEnum):
+    delivered = "delivered"
+    failed = "failed"
+
+
+@alerts_app.command("list")
+def alerts_list(
+    workspace: WorkspaceArg,
+    status: Annotated[AlertStatus | None, typer.Option(help="Only alerts in this state.")] = None,
+) -> None:
+    """Every alert sent, oldest first, with the channel, attempts and the last error."""
+    _, catalog = open_workspace(workspace)
+    with catalog:
+        found = alerts.listed(catalog, status=status.value if status else None)
+    table = Table("#", "at", "event", "subject", "channel", "status", "attempts", "error")
+    for alert in found:
+        table.add_row(
+            str(alert.alert_id),
+            alert.created_at,
+            alert.event,
+            alert.subject,
+            f"{alert.channel} ({alert.kind})",
+            alert.status,
+            str(alert.attempts),
+            alert.error or "",
+        )
+    out.print(table)
+    failed = sum(1 for alert in found if alert.status == "failed")
+    if failed:
+        err.print(
+            f"{plural(failed, 'alert')} failed to deliver; `tallyclerk alerts retry "
+            f"{workspace}` sends them again.",
+            highlight=False,
+            markup=False,
+        )
+
+
+@alerts_app.command("retry")
+def alerts_retry(workspace: WorkspaceArg) -> None:
+    """Send every failed alert again; exit 1 while some still fail."""
+    loaded, catalog = open_workspace(workspace)
+    with catalog:
+        done = alerts.retry_failed(catalog, loaded.config.alerts)
+    delivered = sum(1 for alert in done if alert.status == "delivered")
+    out.print(
+        f"Retried {plural(len(done), 'failed alert')}: {delivered} delivered, "
+        f"{len(done) - delivered} still failing.",
+        highlight=False,
+    )
+    if delivered < len(done):
+        raise typer.Exit(1)
