@@ -3,6 +3,7 @@ as a managed service needs beside the runs themselves."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -10,13 +11,25 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from engine import alerts
+from engine import alerts, retention
+from engine.config import WORKSPACE_FILE
 from engine.sla_month import month_bounds, sla_month
 from reports.branding import brand_for
+from reports.history import runs_folder
 from reports.sla_report import render_sla_html, sla_csv
+from tallyclerk.errors import ConfigError
 from tallyclerk.wording import plural
 
-from .workflow import WorkspaceArg, cannot_write, err, open_workspace, out, writable_folder
+from .workflow import (
+    AsUser,
+    WorkspaceArg,
+    acting,
+    cannot_write,
+    err,
+    open_workspace,
+    out,
+    writable_folder,
+)
 
 sla_app = typer.Typer(help="Resolution targets and the monthly SLA report.", no_args_is_help=True)
 
@@ -121,3 +134,60 @@ def alerts_retry(workspace: WorkspaceArg) -> None:
     )
     if delivered < len(done):
         raise typer.Exit(1)
+
+
+def purge(
+    workspace: WorkspaceArg,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would go; delete nothing.")
+    ] = False,
+    user: AsUser = None,
+) -> None:
+    """Delete the run folders and snapshots the workspace's retention policy lets go.
+
+    The findings history, batches and the audit trail stay in the catalog; the purge itself
+    is an audit entry. Needs an admin (--as, or $TALLYCLERK_USER), except with --dry-run.
+    """
+    loaded, catalog = open_workspace(workspace)
+    policy = loaded.config.retention
+    if policy.runs is None and policy.snapshots is None:
+        raise ConfigError(
+            f"{workspace}: no retention policy; set `retention: {{runs: 400d, snapshots: 90d}}` "
+            f"in {WORKSPACE_FILE} to say how long runs and snapshots are kept."
+        )
+    runs_dir = runs_folder(workspace)
+    now = datetime.now(UTC)
+    with catalog:
+        if dry_run:
+            removals = retention.plan(catalog, policy, runs_dir, now.date())
+        else:
+            who = acting(catalog, loaded, user, "purge")
+            removals = retention.purge(catalog, policy, runs_dir, user=who, now=now)
+    table = Table("run", "run day", "what", "size", "path")
+    for removal in removals:
+        table.add_row(
+            removal.run_id,
+            removal.run_date.isoformat(),
+            removal.what,
+            _size(removal.bytes),
+            str(removal.path),
+        )
+    if removals:
+        out.print(table)
+    total = _size(sum(removal.bytes for removal in removals))
+    runs = len({r.run_id for r in removals if r.what == "run"})
+    snapshots = len({r.run_id for r in removals if r.what == "snapshots"})
+    verb = "Would delete" if dry_run else "Deleted"
+    out.print(
+        f"{verb} {plural(runs, 'run folder')} and the snapshots of {plural(snapshots, 'run')} "
+        f"({total}); the findings history and the audit trail are kept.",
+        highlight=False,
+    )
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count:,.0f} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
+        count /= 1024
+    return f"{count:,.1f} GB"

@@ -27,6 +27,7 @@ from tallyclerk.errors import ConfigError
 from .alerts import AlertsConfig
 from .logo import check_logo
 from .policy import Policy, Role, TargetConfig, check_workflow
+from .retention import RetentionConfig
 from .rule_set import SkippedRule, canonical_types, rules_to_run
 from .sla import SlaConfig
 from .sources import SOURCE_KINDS, SourceConfig, check_source, default_columns
@@ -116,6 +117,7 @@ class Workspace(_Strict):
     targets: dict[str, TargetConfig] = {}
     sla: SlaConfig = SlaConfig()
     alerts: AlertsConfig = AlertsConfig()
+    retention: RetentionConfig = RetentionConfig()
 
     def planned_tables(self) -> dict[str, list[str]]:
         """The snapshot columns each source will have, known before anything is read."""
