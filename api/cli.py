@@ -38,7 +38,7 @@ from tallyclerk.wording import plural
 
 from .batches_cli import batches_app
 from .findings_cli import audit_app, findings_app
-from .ops_cli import alerts_app, purge, sla_app
+from .ops_cli import alerts_app, portfolio, purge, sla_app
 from .rules_cli import rules_app
 from .workflow import AsUser
 
@@ -55,6 +55,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(sla_app, name="sla")
 app.add_typer(alerts_app, name="alerts")
 app.command()(purge)
+app.command()(portfolio)
 
 # Piped output gets a fixed width, so summaries are not cut to 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 120)

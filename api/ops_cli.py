@@ -16,6 +16,7 @@ from engine.config import WORKSPACE_FILE
 from engine.sla_month import month_bounds, sla_month
 from reports.branding import brand_for
 from reports.history import runs_folder
+from reports.portfolio import build_portfolio, render_portfolio
 from reports.sla_report import render_sla_html, sla_csv
 from tallyclerk.errors import ConfigError
 from tallyclerk.wording import plural
@@ -28,6 +29,7 @@ from .workflow import (
     err,
     open_workspace,
     out,
+    writable_file,
     writable_folder,
 )
 
@@ -191,3 +193,31 @@ def _size(count: int) -> str:
             return f"{count:,.0f} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
         count /= 1024
     return f"{count:,.1f} GB"
+
+
+def portfolio(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder holding the tenant workspaces.", show_default=False)
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the page; by default portfolio.html in FOLDER."),
+    ] = None,
+) -> None:
+    """One page across every tenant under FOLDER: money at risk, open and breached findings,
+    the trend per customer, and links into each tenant's executive report."""
+    target = out or folder / "portfolio.html"
+    writable_file(target, "--out")
+    found, brand = build_portfolio(folder, out_dir=target.parent)
+    try:
+        target.write_text(render_portfolio(found, brand), encoding="utf-8")
+    except OSError as exc:
+        raise cannot_write(target, "--out", exc) from exc
+    broken = [tenant.name for tenant in found.tenants if tenant.error]
+    err.print(
+        f"Wrote the portfolio of {plural(len(found.tenants), 'tenant')} to {target}.",
+        highlight=False,
+        markup=False,
+    )
+    if broken:
+        err.print(f"Not loaded: {', '.join(broken)}.", style="yellow", highlight=False)
