@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -25,6 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .catalog import Catalog
 from .delivery import Channel, Message, Outcome, deliver
+
+if TYPE_CHECKING:
+    from .config import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -141,32 +145,27 @@ def failure_message(workspace: str, period: str, error: Exception) -> Message:
 
 
 def after_run(
-    catalog: Catalog,
-    config: AlertsConfig,
-    workspace: str,
-    manifest: dict,
-    findings: pa.Table,
-    runs: Path,
+    catalog: Catalog, workspace: Workspace, manifest: dict, findings: pa.Table, runs: Path
 ) -> list[Alert]:
     """Alert on a finished run when it crosses a threshold; never fails the run."""
+    config, name = workspace.alerts, workspace.name
     if not config.channels:
         return []
     baseline = manifest.get("compared_with")
-    message = run_message(
-        config, workspace, manifest, findings, runs / baseline if baseline else None
-    )
+    message = run_message(config, name, manifest, findings, runs / baseline if baseline else None)
     if message is None:
         return []
     return send(catalog, config, message, subject=f"run:{manifest['run_id']}")
 
 
 def after_failure(
-    catalog: Catalog, config: AlertsConfig, workspace: str, period: str, error: Exception
+    catalog: Catalog, workspace: Workspace, period: str, error: Exception
 ) -> list[Alert]:
     """Alert that a run could not read a source, when the workspace asks for it."""
+    config = workspace.alerts
     if not config.channels or not config.when.source_failed:
         return []
-    message = failure_message(workspace, period, error)
+    message = failure_message(workspace.name, period, error)
     return send(catalog, config, message, subject=f"period:{period}")
 
 

@@ -194,26 +194,6 @@ def record(con: sqlite3.Connection, lifecycle: Lifecycle, run_id: str) -> None:
             )
 
 
-def opened_days(con: sqlite3.Connection, findings: pa.Table, run_day: date) -> dict[str, date]:
-    """The calendar day each finding's current stretch opened: the day of the last run that
-    found it new or reopened (this run's for those it finds so)."""
-    opened = {
-        row["finding_id"]: date.fromisoformat(row["run_date"])
-        for row in con.execute(
-            "SELECT h.finding_id, r.run_date FROM finding_history h "
-            "JOIN runs r ON r.run_id = h.run_id "
-            "WHERE h.status IN ('new', 'reopened') ORDER BY r.seq"
-        )
-    }
-    rows = findings.select(["finding_id", "status"]).to_pylist()
-    return {
-        row["finding_id"]: run_day
-        if row["status"] in ("new", "reopened")
-        else opened.get(row["finding_id"], run_day)
-        for row in rows
-    }
-
-
 def with_current_waivers(con: sqlite3.Connection, findings: pa.Table, today: date) -> pa.Table:
     """A run's findings with the waivers active today, including those made after the run."""
     waivers = active_waivers(con, today)

@@ -15,7 +15,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -35,6 +35,7 @@ from .actions import derive_actions
 from .backends.duckdb import DuckDBBackend
 from .catalog import STATE_DIR, Catalog
 from .causes import link_causes, order_actions
+from .circular import circular_for_run
 from .config import LoadedWorkspace, Period, load_workspace, parse_period
 from .findings import empty_findings, quarantine_findings, source_findings, to_findings
 from .payloads import PayloadContext
@@ -49,6 +50,8 @@ RESOLVED_FILE = "resolved.parquet"
 # Names of a run in progress: its staging folder (with the pid) and its claimed run id.
 _STAGING = ".tmp-"
 _CLAIM = ".claim-"
+
+_FINDING_ORDER = [("rule_id", "ascending"), ("key", "ascending"), ("field", "ascending")]
 
 Progress = Callable[[str, int, int], None]
 # Renders a finished run as HTML: one page (report.html), or pages by file name. The engine
@@ -159,11 +162,17 @@ def _stage_evaluate(ctx: RunContext) -> None:
             found = backend.query(query, label=f"rule {rule.id!r}")
             results.append(to_findings(finish_findings(rule, found)))
             ctx.progress("evaluate", done, len(rules))
-        ctx.findings = pa.concat_tables(results).sort_by(
-            [("rule_id", "ascending"), ("key", "ascending"), ("field", "ascending")]
-        )
+        ctx.findings = pa.concat_tables(results).sort_by(_FINDING_ORDER)
     finally:
         backend.close()
+
+
+def _stage_circular(ctx: RunContext) -> None:
+    """Writes against the ownership direction across runs (see `engine.circular`)."""
+    with ctx.catalog.read() as con:
+        found = circular_for_run(con, ctx.workspace, ctx.folder.parent, ctx.snapshots, ctx.run_id)
+    ctx.findings = pa.concat_tables([ctx.findings, found]).sort_by(_FINDING_ORDER)
+    ctx.progress("circular", 1, 1)
 
 
 def _stage_causes(ctx: RunContext) -> None:
@@ -179,13 +188,7 @@ def _stage_lifecycle(ctx: RunContext) -> None:
         found = lifecycle.classify(
             con, ctx.findings, run_id=ctx.run_id, as_of=ctx.as_of, today=ctx.run_date
         )
-        opened = lifecycle.opened_days(con, found.findings, ctx.run_date)
-    targets = ctx.workspace.config.sla
-    ctx.lifecycle = replace(
-        found,
-        findings=sla.with_targets(found.findings, targets, opened=opened, today=ctx.run_date),
-        resolved=sla.with_targets(found.resolved, targets, opened=opened, today=ctx.run_date),
-    )
+        ctx.lifecycle = sla.apply_targets(con, found, ctx.workspace.config.sla, ctx.run_date)
     ctx.findings = ctx.lifecycle.findings
     pq.write_table(ctx.findings, ctx.folder / "findings.parquet")
     if ctx.lifecycle.resolved.num_rows:
@@ -223,6 +226,7 @@ STAGES: tuple[tuple[str, Callable[[RunContext], None]], ...] = (
     ("snapshot", _stage_snapshot),
     ("validate", _stage_validate),
     ("evaluate", _stage_evaluate),
+    ("circular", _stage_circular),
     ("causes", _stage_causes),
     ("lifecycle", _stage_lifecycle),
     ("actions", _stage_actions),
@@ -282,8 +286,7 @@ def run_workspace(
             ctx.timings["total"] = round(time.perf_counter() - started, 3)
             result = _publish(ctx, runs)
         except SourceError as exc:
-            config = workspace.config
-            alerts.after_failure(catalog, config.alerts, config.name, period.label, exc)
+            alerts.after_failure(catalog, workspace.config, period.label, exc)
             raise
         except TallyclerkError:
             raise
@@ -298,10 +301,7 @@ def run_workspace(
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
             claim.unlink(missing_ok=True)
-        config = workspace.config
-        alerts.after_run(
-            catalog, config.alerts, config.name, result.manifest, result.findings, runs
-        )
+        alerts.after_run(catalog, workspace.config, result.manifest, result.findings, runs)
         return result
 
 

@@ -10,13 +10,17 @@ waiver is the decision to let them wait.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import sqlite3
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import TypeVar
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, field_validator
 
 SLA_FIELDS = (pa.field("sla_due", pa.date32()), pa.field("sla_breached", pa.bool_()))
+
+T = TypeVar("T")
 
 _TARGET = re.compile(r"^\s*(\d+)\s*(?:(business|b)\s*)?(?:d|days?)\s*$", re.IGNORECASE)
 _TARGET_HELP = "write a target as `1 business day`, `5d`, `3 days` or `2 business days`"
@@ -110,3 +114,33 @@ def with_targets(
             findings = findings.drop_columns([column.name])
         findings = findings.append_column(column, pa.array(values, column.type))
     return findings
+
+
+def apply_targets(con: sqlite3.Connection, found: T, sla: SlaConfig, today: date) -> T:
+    """A run's lifecycle (findings and resolved) with the target columns filled in."""
+    opened = opened_days(con, found.findings, today)
+    return replace(
+        found,
+        findings=with_targets(found.findings, sla, opened=opened, today=today),
+        resolved=with_targets(found.resolved, sla, opened=opened, today=today),
+    )
+
+
+def opened_days(con: sqlite3.Connection, findings: pa.Table, run_day: date) -> dict[str, date]:
+    """The calendar day each finding's current stretch opened: the day of the last run that
+    found it new or reopened (this run's for those it finds so)."""
+    opened = {
+        row["finding_id"]: date.fromisoformat(row["run_date"])
+        for row in con.execute(
+            "SELECT h.finding_id, r.run_date FROM finding_history h "
+            "JOIN runs r ON r.run_id = h.run_id "
+            "WHERE h.status IN ('new', 'reopened') ORDER BY r.seq"
+        )
+    }
+    rows = findings.select(["finding_id", "status"]).to_pylist()
+    return {
+        row["finding_id"]: run_day
+        if row["status"] in ("new", "reopened")
+        else opened.get(row["finding_id"], run_day)
+        for row in rows
+    }
