@@ -80,6 +80,23 @@ def sla_report(
     err.print(f"Wrote {html} and {table}.", highlight=False, markup=False)
 
 
+@sla_app.command("check")
+def sla_check(workspace: WorkspaceArg) -> None:
+    """Between runs: alert on open findings of the latest run that passed their resolution
+    target since, once each (run it from a scheduler, hourly or daily)."""
+    loaded, catalog = open_workspace(workspace)
+    with catalog:
+        late, sent = alerts.sla_check(
+            catalog, loaded.config, runs_folder(workspace), datetime.now(UTC).date()
+        )
+    failed = sum(1 for alert in sent if alert.status == "failed")
+    out.print(
+        f"{plural(len(late), 'finding')} newly past the resolution target; "
+        f"{plural(len(sent), 'alert')} sent, {failed} failed.",
+        highlight=False,
+    )
+
+
 alerts_app = typer.Typer(
     help="Alerts sent after runs, and the ones that failed.", no_args_is_help=True
 )

@@ -15,7 +15,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -167,6 +167,52 @@ def after_failure(
         return []
     message = failure_message(workspace.name, period, error)
     return send(catalog, config, message, subject=f"period:{period}")
+
+
+def sla_check(
+    catalog: Catalog, workspace: Workspace, runs: Path, today: date, *, send_one: Deliver = deliver
+) -> tuple[list[dict], list[Alert]]:
+    """Between runs: the open findings of the latest run whose target day has passed by
+    `today` and that no run or earlier check has alerted on; alerts on them once."""
+    with catalog.read() as con:
+        latest = con.execute("SELECT run_id FROM runs ORDER BY seq DESC LIMIT 1").fetchone()
+        earlier = con.execute("SELECT message FROM alerts WHERE event = 'sla_breached'")
+        alerted = {i for row in earlier for i in json.loads(row[0])["data"]["breached_ids"]}
+    path = runs / latest[0] / "findings.parquet" if latest else None
+    if path is None or not path.is_file():
+        return [], []
+    table = pq.read_table(path)
+    if "sla_due" not in table.column_names:
+        return [], []
+    late = [
+        row
+        for row in table.to_pylist()
+        if row["waived_until"] is None
+        and row["sla_due"] is not None
+        and today > row["sla_due"]
+        and not row["sla_breached"]
+        and row["finding_id"] not in alerted
+    ]
+    config = workspace.alerts
+    if not late or not config.channels or not config.when.sla_breached:
+        return late, []
+    title = f"{workspace.name}: {len(late)} finding(s) passed their resolution target"
+    lines = tuple(f"- {r['rule_id']} {r['key']} (due {r['sla_due']})" for r in late[:20])
+    data = {
+        "event": "sla_breached",
+        "workspace": workspace.name,
+        "run_id": latest[0],
+        "as_of": today.isoformat(),
+        "triggers": ["sla_breached"],
+        "breached_ids": [row["finding_id"] for row in late],
+        "findings": [
+            {key: row[key] for key in ("finding_id", "rule_id", "severity", "key", "message")}
+            | {"sla_due": row["sla_due"].isoformat()}
+            for row in late[:50]
+        ],
+    }
+    message = Message(title, lines, data)
+    return late, send(catalog, config, message, subject=f"sla:{today}", send_one=send_one)
 
 
 def send(

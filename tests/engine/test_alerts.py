@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from datetime import date
 from email import message_from_bytes
 from pathlib import Path
 
@@ -184,3 +185,31 @@ def test_a_source_that_fails_to_snapshot_alerts(tmp_path: Path, monkeypatch) -> 
         ["source_failed"],
     )
     assert "wms/inventory.csv" in body["error"]
+
+
+def test_between_runs_a_breach_alerts_once(tmp_path: Path, monkeypatch) -> None:
+    with http_receiver() as hook:
+        monkeypatch.setenv("HOOK_URL", hook.url)
+        config = {
+            "when": {"new_critical": False},
+            "channels": [{"name": "hook", "kind": "webhook", "url": "env:HOOK_URL"}],
+        }
+        folder = make_tenant(tmp_path / "t", alerts=config, sla={"critical": "1 business day"})
+        run(folder, 6, month=11)  # a Friday: the critical findings are due on Monday the 9th
+        workspace = load_workspace(folder).config
+        runs = folder / ".tallyclerk" / "runs"
+
+        with Catalog(folder) as catalog:
+            on_time, none_sent = alerts.sla_check(catalog, workspace, runs, date(2026, 11, 9))
+            late, sent = alerts.sla_check(catalog, workspace, runs, date(2026, 11, 10))
+            again, nothing = alerts.sla_check(catalog, workspace, runs, date(2026, 11, 11))
+
+    assert (on_time, none_sent, again, nothing) == ([], [], [], [])
+    assert len(late) == 3 and [a.status for a in sent] == ["delivered"]
+    (body,) = hook.bodies
+    assert (body["event"], body["as_of"], len(body["breached_ids"])) == (
+        "sla_breached",
+        "2026-11-10",
+        3,
+    )
+    assert {f["sla_due"] for f in body["findings"]} == {"2026-11-09"}
