@@ -89,7 +89,7 @@ def test_every_decision_is_recorded_with_who_what_and_why(tenant):
         (8, "alex", "approve", f"batch:{ITEMS}", "ok"),
         (9, "sam", "reject", "batch:2026-11.001/erp:customer", "merge by hand"),
     ]
-    assert entries[7].detail["partial"] is False and len(entries[7].detail["actions"]) == 3
+    assert entries[7].detail["partial"] is False and len(entries[7].detail["actions"]) == 4
 
 
 def test_verify_names_an_edited_entry(tenant):
