@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,8 +10,12 @@ import pyarrow as pa
 import pytest
 
 from engine.causes import causes_first, link_causes, order_actions, parse_key
+from engine.config import load_workspace
 from engine.findings import FINDINGS_SCHEMA
-from tests.engine.harborline import make_tenant, read_run, run
+from engine.run import run_workspace
+from reports.pages import run_renderer
+from tests.engine.harborline import make_tenant, read_run
+from tests.reports.page import Page
 
 
 def _finding(finding_id: str, rule_id: str, entity: str, key: str, problem: str, **more) -> dict:
@@ -189,7 +194,10 @@ def test_the_item_the_sample_wms_lost_explains_its_shipment_line_and_stock(
     tmp_path: Path,
 ) -> None:
     folder = make_tenant(tmp_path / "tenant")
-    result = run(folder, 2)
+    render = run_renderer(load_workspace(folder))
+    result = run_workspace(
+        folder, "2026-11", render=render, now=datetime(2026, 12, 2, 9, tzinfo=UTC)
+    )
 
     rows = result.findings.to_pylist()
     causes = [(r["rule_id"], r["key"], r["problem"], r["explains"]) for r in rows if r["explains"]]
@@ -211,3 +219,13 @@ def test_the_item_the_sample_wms_lost_explains_its_shipment_line_and_stock(
     order = [a["finding_id"] for a in actions]
     later = [order.index(r["finding_id"]) for r in rows if r["cause_id"] == cause_id]
     assert order.index(cause_id) == 0 and min(later) == len(order) - 4
+
+    # The executive report opens with the cause; the run report links each finding to it.
+    executive = Page((result.folder / "executive.html").read_text())
+    assert executive.text("root-causes") == (
+        "business key what systems explains breached item_id=4001 item high this item is in "
+        "erp but missing in wms item-master-sync erp+wms 4 0"
+    )
+    report = (result.folder / "report.html").read_text()
+    assert report.count(f'Explained by <a href="#f-{cause_id}">its root cause</a>') == 4
+    assert "Root cause of 4 other findings." in report
