@@ -15,11 +15,14 @@ finding keyed by order line is linked through the line's `item_id`.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from adapters.canonical import ENTITIES
 
@@ -134,6 +137,30 @@ def order_actions(actions: pa.Table, findings: pa.Table) -> pa.Table:
     return ordered.append_column(
         "cause_id", pa.array([cause_of.get(finding_ids[i]) for i in indices], pa.string())
     )
+
+
+def explained_by_batch(con: sqlite3.Connection, runs_dir: Path) -> dict[str, int]:
+    """Per batch, how many findings the root causes its actions fix explain, read from the
+    findings of each batch's run (runs written before causes were linked count none)."""
+    explains: dict[str, int] = {}
+    for (run_id,) in con.execute("SELECT DISTINCT run_id FROM batches").fetchall():
+        path = runs_dir / run_id / "findings.parquet"
+        if not path.is_file() or "explains" not in pq.read_schema(path).names:
+            continue
+        table = pq.read_table(path, columns=["finding_id", "explains"])
+        counts = {
+            row["finding_id"]: row["explains"] for row in table.to_pylist() if row["explains"]
+        }
+        if not counts:
+            continue
+        rows = con.execute(
+            "SELECT batch_id, finding_id FROM actions WHERE run_id = ?", (run_id,)
+        ).fetchall()
+        for row in rows:
+            if row["finding_id"] in counts:
+                batch = row["batch_id"]
+                explains[batch] = explains.get(batch, 0) + counts[row["finding_id"]]
+    return explains
 
 
 def _causes(rows: Iterable[dict]) -> list[Cause]:

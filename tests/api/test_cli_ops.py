@@ -140,3 +140,13 @@ def test_the_portfolio_of_a_folder_without_tenants_says_what_it_looks_for(tmp_pa
     result = CliRunner().invoke(app, ["portfolio", str(tmp_path)])
 
     assert "no tenant workspaces under" in str(result.exception)
+
+
+def test_batches_that_fix_root_causes_are_listed_first(partner: Path) -> None:
+    listed = CliRunner().invoke(app, ["batches", "list", str(partner / "harborline")])
+
+    assert listed.exit_code == 0, listed.output
+    rows = [line for line in listed.output.splitlines() if "2026-11.001/" in line]
+    first = " ".join(rows[0].replace("│", " ").split())
+    assert first == "2026-11.001/wms:item pending 4 4 findings"
+    assert all("findings" not in row for row in rows[1:])
