@@ -28,6 +28,7 @@ SEVERITIES = ("critical", "high", "medium", "low")
 class Episode:
     finding_id: str
     rule_id: str
+    key: str
     severity: str
     opened: date
     resolved: date | None
@@ -75,8 +76,12 @@ def episodes(catalog: Catalog, sla: SlaConfig) -> list[Episode]:
             for r in con.execute("SELECT run_id, seq, run_date FROM runs")
         }
         meta = {
-            r["finding_id"]: (r["rule_id"], json.loads(r["last_row"]).get("severity") or "low")
-            for r in con.execute("SELECT finding_id, rule_id, last_row FROM findings")
+            r["finding_id"]: (
+                r["rule_id"],
+                r["key"],
+                json.loads(r["last_row"]).get("severity") or "low",
+            )
+            for r in con.execute("SELECT finding_id, rule_id, key, last_row FROM findings")
         }
         history = con.execute(
             "SELECT run_id, finding_id, status, waiver_id FROM finding_history"
@@ -89,20 +94,19 @@ def episodes(catalog: Catalog, sla: SlaConfig) -> list[Episode]:
         )
     found = []
     for finding_id, seen in by_finding.items():
-        rule_id, severity = meta[finding_id]
+        rule_id, key, severity = meta[finding_id]
         target = sla.target(rule_id, severity)
-        found += _split(finding_id, rule_id, severity, sorted(seen), target)
+        found += _split((finding_id, rule_id, key, severity), sorted(seen), target)
     return found
 
 
 def _split(
-    finding_id: str,
-    rule_id: str,
-    severity: str,
+    identity: tuple[str, str, str, str],
     seen: list[tuple[int, date, str, bool]],
     target: Target | None,
 ) -> list[Episode]:
-    """The episodes of one finding from its history, oldest run first."""
+    """The episodes of one finding (id, rule, key, severity) from its history, oldest run
+    first."""
     result, opened, due, breached = [], None, None, False
     for _, day, status, waived in seen:
         if status in ("new", "reopened") or (opened is None and status != "resolved"):
@@ -112,14 +116,12 @@ def _split(
             continue
         if status == "resolved":
             late = due is not None and day > due
-            result.append(
-                Episode(finding_id, rule_id, severity, opened, day, due, breached or late)
-            )
+            result.append(Episode(*identity, opened, day, due, breached or late))
             opened = None
         elif due is not None and day > due and not waived:
             breached = True
     if opened is not None:
-        result.append(Episode(finding_id, rule_id, severity, opened, None, due, breached))
+        result.append(Episode(*identity, opened, None, due, breached))
     return result
 
 

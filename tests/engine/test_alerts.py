@@ -213,3 +213,15 @@ def test_between_runs_a_breach_alerts_once(tmp_path: Path, monkeypatch) -> None:
         3,
     )
     assert {f["sla_due"] for f in body["findings"]} == {"2026-11-09"}
+
+
+def test_a_catalog_of_the_first_schema_gains_the_alerts_table(tmp_path: Path) -> None:
+    with Catalog(tmp_path) as catalog, catalog.write() as con:
+        con.execute("DROP TABLE alerts")
+        con.execute("PRAGMA user_version = 1")
+
+    with Catalog(tmp_path) as catalog, catalog.read() as con:
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master")}
+
+    assert version == 2 and "alerts" in tables
