@@ -85,10 +85,8 @@ def run_message(
     config: AlertsConfig, workspace: str, manifest: dict, findings: pa.Table, previous: Path | None
 ) -> Message | None:
     """The alert a finished run raises, or None when it crosses no threshold."""
-    rows = [
-        row for row in findings.to_pylist()
-        if row["waived_until"] is None and row["status"] != "resolved"
-    ]  # fmt: skip
+    every = findings.to_pylist()
+    rows = [r for r in every if r["waived_until"] is None and r["status"] != "resolved"]
     when, lines, triggers = config.when, [], []
     money = sum((row["amount_at_risk"] or Decimal(0) for row in rows), Decimal(0))
     if when.money_at_risk_above is not None and money > when.money_at_risk_above:
