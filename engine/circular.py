@@ -27,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from adapters.canonical import ENTITIES
@@ -111,26 +112,33 @@ def _series(
 ) -> dict[str, list[Sighting]]:
     """Per key text, the field's values in each run that had the record in both systems."""
     columns = [*rule.key, compare.name]
-    runs: list[tuple[str, dict[str, dict[tuple, object]]]] = []
+    now_tables = {system: current.get(f"{system}.{rule.entity}") for system in (owner, other)}
+    if any(t is None or not set(columns) <= set(t.column_names) for t in now_tables.values()):
+        return {}
+    before: list[tuple[str, dict[str, pa.Table]]] = []
     for earlier_id, folder in earlier[-LOOKBACK:]:
         tables = {}
         for system in (owner, other):
             path = folder / "snapshots" / f"{table_name(f'{system}.{rule.entity}')}.parquet"
             if not path.is_file() or not set(columns) <= set(pq.read_schema(path).names):
                 break
-            tables[system] = _values(rule, pq.read_table(path, columns=columns), compare.name)
+            tables[system] = pq.read_table(path, columns=columns)
         else:
-            runs.append((earlier_id, tables))
-    now = {}
-    for system in (owner, other):
-        table = current.get(f"{system}.{rule.entity}")
-        if table is None or not set(columns) <= set(table.column_names):
-            return {}
-        now[system] = _values(rule, table.select(columns), compare.name)
-    runs.append((run_id, now))
-    if len(runs) < 2:
+            before.append((earlier_id, tables))
+    if not before:
         return {}
 
+    # Both patterns need the owner's value to have changed since the run before; following
+    # only those records keeps a run over millions of rows quick.
+    changed = _changed(rule, now_tables[owner].select(columns), before[-1][1][owner], compare)
+    latest = {system: table.select(columns) for system, table in now_tables.items()}
+    runs: list[tuple[str, dict[str, dict[tuple, object]]]] = []
+    for rid, tables in [*before, (run_id, latest)]:
+        values = {
+            s: _values(rule, _only(rule, t, changed), compare.name) for s, t in tables.items()
+        }
+        runs.append((rid, values))
+    now = runs[-1][1]
     series: dict[str, list[Sighting]] = {}
     for key in now[owner].keys() & now[other].keys():
         seen = [
@@ -141,6 +149,38 @@ def _series(
         if len(seen) >= 2 and not _all_same([s.owner for s in seen], compare):
             series[", ".join(f"{c}={v}" for c, v in zip(rule.key, key, strict=True))] = seen
     return series
+
+
+def _changed(
+    rule: MatchRule, now: pa.Table, before: pa.Table, compare: FieldCompare
+) -> pa.Array | None:
+    """Raw key texts of the owner's records whose value is not exactly what the run before
+    held (or that it lacked); None to follow every record, when keys are normalised."""
+    if rule.normalise:
+        return None
+    field = compare.name
+    now_keys, before_keys = _raw_keys(now, rule.key), _raw_keys(before, rule.key)
+    joined = pa.table({"k": now_keys, "v": _raw(now[field])}).join(
+        pa.table({"k": before_keys, "b": _raw(before[field])}), keys="k", join_type="left outer"
+    )
+    differs = pc.or_(pc.is_null(joined["b"]), pc.not_equal(joined["v"], joined["b"]))
+    return joined.filter(differs)["k"].combine_chunks()
+
+
+def _only(rule: MatchRule, table: pa.Table, keys: pa.Array | None) -> pa.Table:
+    if keys is None:
+        return table
+    return table.filter(pc.is_in(_raw_keys(table, rule.key), value_set=keys))
+
+
+def _raw_keys(table: pa.Table, key: list[str]) -> pa.ChunkedArray:
+    parts = [_raw(table[column]) for column in key]
+    return pc.binary_join_element_wise(*parts, "\x1f")
+
+
+def _raw(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column as text, NULL as a marker no value has, so NULLs compare equal."""
+    return pc.fill_null(pc.cast(column, pa.string()), "\x00NULL")
 
 
 def _pattern(seen: list[Sighting], compare: FieldCompare) -> tuple[str, list[Sighting]] | None:
