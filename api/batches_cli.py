@@ -13,6 +13,8 @@ from rich.table import Table
 from engine import batches
 from engine.apply import apply_batch, export_batch
 from engine.batches import PAST
+from engine.causes import explained_by_batch
+from reports.history import runs_folder
 from tallyclerk.errors import ConfigError
 from tallyclerk.wording import plural
 
@@ -51,13 +53,20 @@ def batches_list(
             "b.batch_id",
             (run, run),
         ).fetchall()
+        explains = explained_by_batch(con, runs_folder(workspace))
     counts: dict[str, Counter] = {}
     for row in rows:
         counts.setdefault(row["batch_id"], Counter())[row["status"]] = row["n"]
-    table = Table("batch", "state", *batches.ACTION_STATUSES)
-    for batch_id, counter in counts.items():
+    # Within a run, the batches that fix root causes first: they make others unnecessary.
+    order = {batch_id: position for position, batch_id in enumerate(counts)}
+    run_of = {row["batch_id"]: runs.index(row["run_id"]) for row in rows}
+    ranked = sorted(counts, key=lambda b: (run_of[b], -explains.get(b, 0), order[b]))
+    table = Table("batch", "state", *batches.ACTION_STATUSES, "fixes causes of")
+    for batch_id in ranked:
+        counter = counts[batch_id]
         cells = [str(counter[s]) if counter[s] else "" for s in batches.ACTION_STATUSES]
-        table.add_row(batch_id, batches.batch_state(counter), *cells)
+        fixes = plural(explains[batch_id], "finding") if batch_id in explains else ""
+        table.add_row(batch_id, batches.batch_state(counter), *cells, fixes)
     out.print(table)
 
 

@@ -38,6 +38,7 @@ from tallyclerk.wording import plural
 
 from .batches_cli import batches_app
 from .findings_cli import audit_app, findings_app
+from .ops_cli import alerts_app, portfolio, purge, sla_app
 from .rules_cli import rules_app
 from .workflow import AsUser
 
@@ -51,6 +52,10 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(findings_app, name="findings")
 app.add_typer(batches_app, name="batches")
 app.add_typer(audit_app, name="audit")
+app.add_typer(sla_app, name="sla")
+app.add_typer(alerts_app, name="alerts")
+app.command()(purge)
+app.command()(portfolio)
 
 # Piped output gets a fixed width, so summaries are not cut to 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 120)
@@ -226,6 +231,17 @@ def _print_summary(result: RunResult, score: Score | None) -> None:
     total = sum(amounts.values(), Decimal(0))
     out.print(f"Findings: {len(findings)}   money at risk: {total:,.2f}")
     out.print(f"Actions by target system: {targets or 'none'}")
+    causes = [f for f in findings if f.get("explains")]
+    if causes:
+        explained = sum(f["explains"] for f in causes)
+        out.print(
+            f"Root causes: {plural(len(causes), 'finding')} explaining "
+            f"{plural(explained, 'other')} (findings list --causes)",
+            highlight=False,
+        )
+    breached = sum(1 for f in findings if f.get("sla_breached"))
+    if breached:
+        out.print(f"Past their resolution target: {plural(breached, 'finding')}", highlight=False)
     lifecycle = result.manifest["lifecycle"]
     out.print(
         "Against the previous run: " + ", ".join(f"{lifecycle[name]} {name}" for name in lifecycle),

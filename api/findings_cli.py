@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from engine import audit, lifecycle, waivers
+from engine.causes import causes_first
 from engine.config import WORKSPACE_FILE
 from engine.run import RESOLVED_FILE
 from tallyclerk.errors import ConfigError
@@ -63,6 +64,14 @@ def findings_list(
         Format.table
     ),
     output: Annotated[Path | None, typer.Option(help="Write to this file, not stdout.")] = None,
+    causes: Annotated[
+        bool,
+        typer.Option(
+            "--causes",
+            help="Root causes first, each with the number of findings it explains, each "
+            "followed by the findings it explains.",
+        ),
+    ] = False,
 ) -> None:
     """List a run's findings, and those resolved since the run before it."""
     folder = run_folder(workspace, run)
@@ -86,6 +95,16 @@ def findings_list(
         found = lifecycle.with_current_waivers(con, found, datetime.now(UTC).date())
     found = lifecycle.select(found, status=status.value if status else None, rule=rule)
     title = f"Run {folder.name}: {plural(found.num_rows, 'finding')}"
+    if causes:
+        if "cause_id" not in found.column_names:
+            raise ConfigError(
+                f"run {folder.name} was written before findings named their root causes; "
+                "run the workspace again to see them."
+            )
+        found = causes_first(found)
+        explained = sum(1 for cause in found["cause_id"].to_pylist() if cause)
+        count = sum(1 for n in found["explains"].to_pylist() if n)
+        title += f"; {plural(count, 'root cause')} explaining {plural(explained, 'finding')}"
     try:
         _write(found, output_format, output, title=title)
     except OSError as exc:
@@ -254,17 +273,21 @@ def _write(found: pa.Table, output_format: Format, output: Path | None, *, title
             sys.stdout.write(text)
     else:
         table = Table(title=title, title_justify="left")
-        for name in ("finding", "status", "age", "rule", "key", "field", "waived until", "message"):
-            table.add_column(name, justify="right" if name == "age" else "left")
+        names = ("finding", "status", "age", "cause", "explains", "rule", "key", "field")
+        for name in (*names, "waived until", "breached", "message"):
+            table.add_column(name, justify="right" if name in ("age", "explains") else "left")
         for f in found.to_pylist():
             table.add_row(
                 f["finding_id"][:10],
                 f["status"],
                 str(f["age_days"]),
+                (f.get("cause_id") or "")[:10],
+                str(f.get("explains") or ""),
                 f["rule_id"],
                 f["key"],
                 f["field"] or "",
                 str(f["waived_until"] or ""),
+                "yes" if f.get("sla_breached") else "",
                 f["message"],
             )
         out.print(table)

@@ -27,6 +27,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "waive": frozenset({"approver", "admin"}),
     "export": frozenset({"preparer", "approver", "admin"}),
     "apply": frozenset({"preparer", "approver", "admin"}),
+    "purge": frozenset({"admin"}),
 }
 
 

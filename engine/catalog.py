@@ -28,7 +28,7 @@ STATE_DIR = ".tallyclerk"
 CATALOG_FILE = "catalog.sqlite"
 # Seconds a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT = 10.0
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -122,6 +122,19 @@ CREATE TABLE IF NOT EXISTS users (
     user_id TEXT PRIMARY KEY,
     role TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS alerts (
+    alert_id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    event TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    error TEXT,
+    message TEXT NOT NULL,
+    delivered_at TEXT
+);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -204,6 +217,8 @@ class Catalog:
             version = self._con.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
             return
+        # Every statement of the schema is CREATE ... IF NOT EXISTS, so running it on an
+        # older catalog adds what that version lacked (version 2: the alerts table).
         if version > SCHEMA_VERSION:
             raise CatalogError(
                 f"{self.path} was written by a newer tallyclerk (catalog schema {version}); "

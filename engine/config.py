@@ -24,9 +24,12 @@ from rules.packs import PACKS, load_pack
 from rules.sql import parse_expression
 from tallyclerk.errors import ConfigError
 
+from .alerts import AlertsConfig
 from .logo import check_logo
 from .policy import Policy, Role, TargetConfig, check_workflow
+from .retention import RetentionConfig
 from .rule_set import SkippedRule, canonical_types, rules_to_run
+from .sla import SlaConfig
 from .sources import SOURCE_KINDS, SourceConfig, check_source, default_columns
 
 WORKSPACE_FILE = "tallyclerk.yaml"
@@ -112,6 +115,9 @@ class Workspace(_Strict):
     users: dict[str, Role] = {}
     policy: Policy = Policy()
     targets: dict[str, TargetConfig] = {}
+    sla: SlaConfig = SlaConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    retention: RetentionConfig = RetentionConfig()
 
     def planned_tables(self) -> dict[str, list[str]]:
         """The snapshot columns each source will have, known before anything is read."""
@@ -349,6 +355,12 @@ def _check_references(config: Workspace, path: Path) -> None:
     )
     for system in config.targets:
         known_system(system, f"targets.{system}")
+    for rule_id in config.sla.rules:
+        if rule_id not in seen | pack_ids:
+            raise ConfigError(
+                f"{path}: sla.rules.{rule_id}: no rule has the id {rule_id!r}; "
+                "use the id of a rule of the workspace or of one of its packs."
+            )
 
 
 def _parse_mappings(

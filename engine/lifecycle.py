@@ -21,7 +21,9 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .causes import CAUSE_FIELDS
 from .findings import FINDINGS_SCHEMA
+from .sla import SLA_FIELDS
 
 STATUSES = ("new", "persisting", "reopened", "resolved")
 LIFECYCLE_FIELDS = (
@@ -32,7 +34,8 @@ LIFECYCLE_FIELDS = (
     pa.field("waived_until", pa.date32()),
     pa.field("waiver_reason", pa.string()),
 )
-RUN_FINDINGS_SCHEMA = pa.schema([*FINDINGS_SCHEMA, *LIFECYCLE_FIELDS])
+# Root causes are linked before the lifecycle, SLA targets after it (see `engine.run`).
+RUN_FINDINGS_SCHEMA = pa.schema([*FINDINGS_SCHEMA, *LIFECYCLE_FIELDS, *CAUSE_FIELDS, *SLA_FIELDS])
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,15 @@ import pyarrow.parquet as pq
 from rules.compile import compile_rule, finish_findings
 from rules.findings import family_of
 from rules.sql import table_name
-from tallyclerk.errors import ConfigError, RunError, TallyclerkError
+from tallyclerk.errors import ConfigError, RunError, SourceError, TallyclerkError
 
-from . import lifecycle
+from . import alerts, lifecycle, sla
 from .access import authorize, sync_users
 from .actions import derive_actions
 from .backends.duckdb import DuckDBBackend
 from .catalog import STATE_DIR, Catalog
+from .causes import link_causes, order_actions
+from .circular import circular_for_run
 from .config import LoadedWorkspace, Period, load_workspace, parse_period
 from .findings import empty_findings, quarantine_findings, source_findings, to_findings
 from .payloads import PayloadContext
@@ -48,6 +50,8 @@ RESOLVED_FILE = "resolved.parquet"
 # Names of a run in progress: its staging folder (with the pid) and its claimed run id.
 _STAGING = ".tmp-"
 _CLAIM = ".claim-"
+
+_FINDING_ORDER = [("rule_id", "ascending"), ("key", "ascending"), ("field", "ascending")]
 
 Progress = Callable[[str, int, int], None]
 # Renders a finished run as HTML: one page (report.html), or pages by file name. The engine
@@ -158,19 +162,33 @@ def _stage_evaluate(ctx: RunContext) -> None:
             found = backend.query(query, label=f"rule {rule.id!r}")
             results.append(to_findings(finish_findings(rule, found)))
             ctx.progress("evaluate", done, len(rules))
-        ctx.findings = pa.concat_tables(results).sort_by(
-            [("rule_id", "ascending"), ("key", "ascending"), ("field", "ascending")]
-        )
+        ctx.findings = pa.concat_tables(results).sort_by(_FINDING_ORDER)
     finally:
         backend.close()
 
 
-def _stage_lifecycle(ctx: RunContext) -> None:
-    """New, persisting, reopened or resolved against the previous run; age and waivers."""
+def _stage_circular(ctx: RunContext) -> None:
+    """Writes against the ownership direction across runs (see `engine.circular`)."""
     with ctx.catalog.read() as con:
-        ctx.lifecycle = lifecycle.classify(
+        found = circular_for_run(con, ctx.workspace, ctx.folder.parent, ctx.snapshots, ctx.run_id)
+    ctx.findings = pa.concat_tables([ctx.findings, found]).sort_by(_FINDING_ORDER)
+    ctx.progress("circular", 1, 1)
+
+
+def _stage_causes(ctx: RunContext) -> None:
+    """Link each finding to the missing master record that explains it (see `engine.causes`)."""
+    ctx.findings = link_causes(ctx.findings, {s.ref: s.table for s in ctx.snapshots})
+    ctx.progress("causes", 1, 1)
+
+
+def _stage_lifecycle(ctx: RunContext) -> None:
+    """New, persisting, reopened or resolved against the previous run; age and waivers; the
+    resolution target of each and whether it is breached."""
+    with ctx.catalog.read() as con:
+        found = lifecycle.classify(
             con, ctx.findings, run_id=ctx.run_id, as_of=ctx.as_of, today=ctx.run_date
         )
+        ctx.lifecycle = sla.apply_targets(con, found, ctx.workspace.config.sla, ctx.run_date)
     ctx.findings = ctx.lifecycle.findings
     pq.write_table(ctx.findings, ctx.folder / "findings.parquet")
     if ctx.lifecycle.resolved.num_rows:
@@ -189,7 +207,7 @@ def _stage_actions(ctx: RunContext) -> None:
     actions = derive_actions(ctx.findings.filter(pc.invert(waived)), context)
     reopened = ctx.lifecycle.reopened() if ctx.lifecycle is not None else set()
     with ctx.catalog.read() as con:
-        ctx.actions = live_actions(con, actions, reopened)
+        ctx.actions = order_actions(live_actions(con, actions, reopened), ctx.findings)
     pq.write_table(ctx.actions, ctx.folder / "actions.parquet")
     ctx.progress("actions", 1, 1)
 
@@ -208,6 +226,8 @@ STAGES: tuple[tuple[str, Callable[[RunContext], None]], ...] = (
     ("snapshot", _stage_snapshot),
     ("validate", _stage_validate),
     ("evaluate", _stage_evaluate),
+    ("circular", _stage_circular),
+    ("causes", _stage_causes),
     ("lifecycle", _stage_lifecycle),
     ("actions", _stage_actions),
     ("report", _stage_report),
@@ -266,7 +286,10 @@ def run_workspace(
                 stage(ctx)
                 ctx.timings[name] = round(time.perf_counter() - began, 3)
             ctx.timings["total"] = round(time.perf_counter() - started, 3)
-            return _publish(ctx, runs)
+            result = _publish(ctx, runs)
+        except SourceError as exc:
+            alerts.after_failure(catalog, workspace.config, period.label, exc)
+            raise
         except TallyclerkError:
             raise
         except RuntimeError as exc:
@@ -280,6 +303,8 @@ def run_workspace(
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
             claim.unlink(missing_ok=True)
+        alerts.after_run(catalog, workspace.config, result.manifest, result.findings, runs)
+        return result
 
 
 def _publish(ctx: RunContext, runs: Path) -> RunResult:

@@ -124,7 +124,19 @@ def render_executive_report(
         ageing=_ageing(rows, lineage),
         trends=_trend_charts(series),
         top=_top(rows, lineage, settings.top_exceptions),
+        causes=_causes(rows),
     )
+
+
+def _causes(rows: list[dict]) -> list[dict]:
+    """Findings that explain others, most explained first, with how many of those breach."""
+    breached: dict[str, int] = {}
+    for row in rows:
+        if row.get("cause_id") and row.get("sla_breached"):
+            breached[row["cause_id"]] = breached.get(row["cause_id"], 0) + 1
+    causes = [row for row in rows if row.get("explains")]
+    causes.sort(key=lambda row: (-row["explains"], row["rule_id"], row["key"]))
+    return [{**row, "breached": breached.get(row["finding_id"], 0)} for row in causes]
 
 
 def _totals(run_id: str, rows: list[dict], table: list) -> RunTotals:

@@ -62,6 +62,8 @@ _RULES = {
     "carrier-invoice-vs-rated-cost": ("aggregate", "freight_invoice", "finance+tms"),
     "carrier-invoice-billed-twice": ("duplicates", "freight_invoice", "finance"),
     "inventory-value-vs-ledger": ("aggregate", "inventory_balance", "finance+wms"),
+    "shipment-line-item-known": ("validate", "shipment_line", "wms"),
+    "stock-item-known": ("validate", "inventory_balance", "wms"),
 }
 
 
@@ -129,6 +131,37 @@ def wms_missing_item(t: Tables, pick: Picker) -> list[Expected]:
     item = pick.row(idle, "ItemNumber", kind="item")["ItemNumber"]
     t["wms/sku_master.csv"] = t["wms/sku_master.csv"].filter(pl.col("SKU") != item)
     return [_finding("item-master-sync", f"item_id={item}")]
+
+
+def wms_item_lost(t: Tables, pick: Picker) -> list[Expected]:
+    """The WMS loses an item it stocks and has shipped: one root cause, and a finding for each
+    of its shipment lines and stock rows, which now name an item the WMS does not know."""
+    lines = t["wms/shipment_lines.csv"]
+    # Orders other discrepancies were planted in keep their one finding each.
+    planted = list(pick.taken.get("order", set()))
+    per_sku = lines.group_by("SKU").agg(
+        lines=pl.len(), planted=pl.col("ORDER_NO").is_in(planted).any()
+    )
+    # Of the stocked items shipped least, so the demo's findings stay readable.
+    clear = _stocked_skus(t).join(per_sku.filter(~pl.col("planted")), on="SKU")
+    candidates = clear.filter(
+        (pl.col("lines") == pl.col("lines").min())
+        & ~pl.col("SKU").is_in(list(pick.taken.get("item", set())))
+    )
+    # The first of them, not a random one: the draws of the injections after this one (the
+    # ledger's) stay what they were before it was planted.
+    sku = candidates.sort("SKU")["SKU"][0]
+    pick.taken.setdefault("item", set()).add(sku)
+    t["wms/sku_master.csv"] = t["wms/sku_master.csv"].filter(pl.col("SKU") != sku)
+    expected = [_finding("item-master-sync", f"item_id={sku}")]
+    for row in lines.filter(pl.col("SKU") == sku).iter_rows(named=True):
+        key = f"shipment_id={row['SHIPMENT_NO']}, line_no={row['LINE_NO']}"
+        expected.append(_finding("shipment-line-item-known", key, "item_id"))
+    stock = t["wms/inventory.csv"].filter(pl.col("SKU") == sku)
+    for row in stock.iter_rows(named=True):
+        key = f"location_id={row['WAREHOUSE']}, item_id={sku}"
+        expected.append(_finding("stock-item-known", key, "item_id"))
+    return expected
 
 
 def erp_customer_repeated(t: Tables, pick: Picker) -> list[Expected]:
@@ -312,6 +345,8 @@ OPERATIONAL: tuple[Injection, ...] = (
     finance_line_not_invoiced,  # shipped-not-invoiced, quantity
     finance_carrier_overbilled,  # carrier-invoice-vs-rated-cost, amount
     finance_carrier_invoice_twice,  # carrier-invoice-billed-twice and carrier-invoice-vs-rated-cost
+    # Last, so it can keep clear of the orders planted above.
+    wms_item_lost,  # item-master-sync (the root cause) and the item's shipment lines and stock
 )
 LEDGER: tuple[Injection, ...] = (
     gl_inventory_misposted,  # inventory-value-vs-ledger, amount

@@ -52,7 +52,7 @@ def test_four_eyes_refusal_names_who_prepared_the_batch(tenant):
     )
     approved = _run("batches", "approve", str(tenant), "wms:item", "--comment", "ok", user="alex")
     assert approved.returncode == 0, approved.stderr
-    assert _one_line(approved.stdout) == f"Batch {ITEMS}: alex approved 3 actions (revision 1)."
+    assert _one_line(approved.stdout) == f"Batch {ITEMS}: alex approved 4 actions (revision 1)."
 
 
 def test_identity_is_required_and_checked_against_the_workspace_roles(tenant):
@@ -107,7 +107,7 @@ def test_two_processes_approving_one_batch_at_once_exactly_one_wins(tenant):
     loser = next(r for r in results if r.returncode == 4)
     assert _one_line(loser.stderr).startswith(
         f"error: batch {ITEMS} has no pending actions left to decide. Last decision: {winner} "
-        "approved 3 actions at "
+        "approved 4 actions at "
     )
     with sqlite3.connect(tenant / ".tallyclerk" / "catalog.sqlite") as con:
         decisions = con.execute(
@@ -118,7 +118,7 @@ def test_two_processes_approving_one_batch_at_once_exactly_one_wins(tenant):
         revision = con.execute(
             "SELECT revision FROM batches WHERE batch_id = ?", (ITEMS,)
         ).fetchone()
-    assert decisions == [(winner, "approve", 3)]
+    assert decisions == [(winner, "approve", 4)]
     assert revision == (1,)
     assert _run("audit", "verify", str(tenant)).returncode == 0
 
@@ -148,6 +148,7 @@ def test_findings_list_filters_and_writes_every_format(tenant):
     assert sorted((r["key"], r["field"], r["status"], r["age_days"]) for r in rows) == [
         ("item_id=28657", "", "new", "0"),
         ("item_id=33217", "", "new", "0"),
+        ("item_id=4001", "", "new", "0"),
         ("item_id=43587", "description", "new", "0"),
         ("item_id=85425", "weight_kg", "new", "0"),
     ]
@@ -229,11 +230,11 @@ def test_audit_verify_on_the_command_line_names_the_edited_entry(tenant):
     assert broken.returncode == 1
     lines = broken.stderr.splitlines()
     assert lines[0] == f"entry {last}: its content does not match its hash (edited)"
-    # The edited entry no longer names alex, so his three approvals stand on nothing.
-    assert [line.split(": ", 2)[2] for line in lines[1:4]] == [
+    # The edited entry no longer names alex, so his four approvals stand on nothing.
+    assert [line.split(": ", 2)[2] for line in lines[1:5]] == [
         "it is approved by alex, but the audit trail holds no such decision (edited by hand)"
-    ] * 3
-    assert lines[4] == f"The audit trail was tampered with: 4 problems in {last} entries."
+    ] * 4
+    assert lines[5] == f"The audit trail was tampered with: 5 problems in {last} entries."
     listed = _run("audit", "list", str(tenant), "--format", "json", "--actor", "sam")
     (entry,) = json.loads(listed.stdout)
     assert (entry["seq"], entry["verb"], entry["subject"]) == (last, "approve", f"batch:{ITEMS}")

@@ -30,7 +30,7 @@ def closed_tenant(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
 def test_demo_reaches_precision_and_recall_of_one(closed_tenant):
     folder, result = closed_tenant
     assert result.returncode == 0, result.stderr
-    assert "Against expected_findings.csv: precision 1.00, recall 1.00 (15 of 15 expected)" in (
+    assert "Against expected_findings.csv: precision 1.00, recall 1.00 (20 of 20 expected)" in (
         result.stdout
     )
     assert "missed:" not in result.stdout and "unexpected:" not in result.stdout
@@ -53,7 +53,7 @@ def test_run_folder_holds_snapshots_findings_actions_report_manifest(closed_tena
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["run_id"] == "2026-11.001"
     assert manifest["period"] == "2026-11"
-    assert manifest["findings"] == 15
+    assert manifest["findings"] == 20
     assert len(manifest["snapshots"]) == len(list((run / "snapshots").iterdir())) == 18
     assert [s["quarantined"] for s in manifest["snapshots"]] == [0] * 18
     # Temporary folders and run-id claims are gone once the run is published.
@@ -66,7 +66,7 @@ def test_every_finding_has_a_stable_unique_id_and_an_action(closed_tenant):
     findings = pq.read_table(run / "findings.parquet").to_pylist()
     actions = pq.read_table(run / "actions.parquet").to_pylist()
     ids = [f["finding_id"] for f in findings]
-    assert len(set(ids)) == len(ids) == 15
+    assert len(set(ids)) == len(ids) == 20
     assert sorted(a["finding_id"] for a in actions) == sorted(ids)
     by_rule = {(a["rule_id"], a["action"], a["target_system"]) for a in actions}
     assert ("item-master-sync", "update", "wms") in by_rule  # drift: consumer takes owner's value
@@ -123,6 +123,12 @@ def test_findings_nobody_expected_are_listed_up_to_ten_then_counted(closed_tenan
     result = _run("run", str(folder), "--period", "2026-11")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert "Against expected_findings.csv: precision 0.07, recall 1.00 (1 of 1 expected)" in lines
+    found = pq.read_table(folder / ".tallyclerk" / "runs" / "2026-11.001" / "findings.parquet")
+    precision = f"{1 / found.num_rows:.2f}"
+    assert (
+        f"Against expected_findings.csv: precision {precision}, recall 1.00 (1 of 1 expected)"
+        in lines
+    )
     assert len([line for line in lines if line.startswith("  unexpected: ")]) == 11
-    assert "  unexpected: and 4 more; the run report lists every finding" in lines
+    more = found.num_rows - 1 - 10
+    assert f"  unexpected: and {more} more; the run report lists every finding" in lines

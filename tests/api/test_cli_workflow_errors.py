@@ -64,7 +64,7 @@ def test_after_a_failed_apply_a_plain_apply_says_to_retry_and_fails(approved):
     again = _run("batches", "apply", str(approved), "wms:item", "--as", "pat", WMS_DSN=REFUSED)
     assert again.returncode == 1
     assert _one_line(again.stdout) == (
-        f"Batch {ITEMS}: nothing to apply; 3 failed actions; rerun with --retry."
+        f"Batch {ITEMS}: nothing to apply; 4 failed actions; rerun with --retry."
     )
 
 

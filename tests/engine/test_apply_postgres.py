@@ -96,6 +96,7 @@ def test_apply_writes_each_guarded_change_once_and_twice_changes_nothing(approve
     folder, dsn = approved
     assert _apply(folder, "wms:item", dsn) == [
         ("item_id=28657", "", "applied", ""),
+        ("item_id=4001", "", "applied", ""),
         ("item_id=43587", "description", "applied", ""),
         ("item_id=85425", "weight_kg", "applied", ""),
     ]
@@ -107,6 +108,10 @@ def test_apply_writes_each_guarded_change_once_and_twice_changes_nothing(approve
         (43587, "Standard Aluminum Dock Plate", Decimal("6.12"), "EA"),
         (85425, "Standard Aluminum Wire Deck", Decimal("77.22"), "EA"),
     ]
+    # The item the WMS lost is created from the ERP's record, its 4.641 kg in pounds.
+    assert _rows(dsn, 'SELECT * FROM sku_master WHERE "SKU" = 4001') == [
+        (4001, "Economy Stainless Wire Deck", Decimal("10.23"), "CS")
+    ]
     everything = _rows(dsn, 'SELECT * FROM sku_master ORDER BY "SKU"')
 
     assert _apply(folder, "wms:item", dsn) == []
@@ -117,9 +122,7 @@ def test_apply_writes_each_guarded_change_once_and_twice_changes_nothing(approve
         con.execute("UPDATE actions SET status = 'approved' WHERE batch_id = ?", (ITEMS,))
     assert [outcome[2:] for outcome in _apply(folder, "wms:item", dsn)] == [
         ("applied", "already in place; nothing changed"),
-        ("applied", "already in place; nothing changed"),
-        ("applied", "already in place; nothing changed"),
-    ]
+    ] * 4
     assert _rows(dsn, 'SELECT * FROM sku_master ORDER BY "SKU"') == everything
 
 
@@ -131,7 +134,7 @@ def test_a_target_column_named_for_a_computed_field_gets_the_source_unit(tmp_pat
     weight = next(a for a in actions_of(folder, ITEMS) if a["field"] == "weight_kg")
     with Catalog(folder) as catalog:
         batches.decide(catalog, user="alex", batch=ITEMS, decision="approve")
-    assert _apply(folder, "wms:item", postgres_dsn)[2] == (
+    assert _apply(folder, "wms:item", postgres_dsn)[3] == (
         "item_id=85425",
         "weight_kg",
         "applied",
@@ -188,7 +191,7 @@ def test_a_target_column_other_than_the_source_field_is_refused(tmp_path, postgr
     with Catalog(folder) as catalog:
         batches.decide(catalog, user="alex", batch=ITEMS, decision="approve")
     outcomes = _apply(folder, "wms:item", postgres_dsn)
-    assert outcomes[2][2:] == (
+    assert outcomes[3][2:] == (
         "failed",
         "wms cannot take WEIGHT_LB: targets.wms.entities.item.columns maps weight_kg onto "
         "WEIGHT_KG, but wms reads weight_kg as WEIGHT_LB * 0.45359237, so the value is "
@@ -219,7 +222,7 @@ def test_a_row_changed_after_the_run_is_a_conflict_and_is_not_overwritten(approv
     )
     assert f"{update['action_id'][:12]} conflicted: {reason}" in result.stdout
     assert " ".join(result.stdout.split()).endswith(
-        f"Batch {ITEMS}: 2 applied, 1 conflicted, 0 failed."
+        f"Batch {ITEMS}: 3 applied, 1 conflicted, 0 failed."
     )
     assert (update["status"], update["reason"]) == ("conflicted", reason)
     assert _rows(dsn, 'SELECT "DESCRIPTION" FROM sku_master WHERE "SKU" = 43587') == [
@@ -235,21 +238,11 @@ def test_failed_actions_are_retried_once_the_target_is_fixed(tmp_path, postgres_
     missing = 'relation "sku_master" does not exist'
     assert [o[2:] for o in _apply(folder, "wms:item", postgres_dsn)] == [
         ("failed", missing),
-        ("failed", missing),
-        ("failed", missing),
-    ]
+    ] * 4
     _load_sku_master(postgres_dsn, folder)
     assert _apply(folder, "wms:item", postgres_dsn) == []
-    assert [o[2] for o in _apply(folder, "wms:item", postgres_dsn, retry=True)] == [
-        "applied",
-        "applied",
-        "applied",
-    ]
-    assert [(a["status"], a["attempts"]) for a in actions_of(folder, ITEMS)] == [
-        ("applied", 2),
-        ("applied", 2),
-        ("applied", 2),
-    ]
+    assert [o[2] for o in _apply(folder, "wms:item", postgres_dsn, retry=True)] == ["applied"] * 4
+    assert [(a["status"], a["attempts"]) for a in actions_of(folder, ITEMS)] == [("applied", 2)] * 4
 
 
 def test_the_next_run_confirms_applied_fixes(approved):
@@ -258,16 +251,23 @@ def test_the_next_run_confirms_applied_fixes(approved):
     _extract_sku_master(dsn, folder)
     second = run(folder, 2)
     resolved = sorted((r["key"], r["field"]) for r in second.resolved.to_pylist())
-    # The weight written in pounds reads back as the ERP's kilograms: resolved too.
+    # The weight written in pounds reads back as the ERP's kilograms: resolved too. The item
+    # created in the WMS was a root cause: its shipment line and stock rows resolve with it.
     assert resolved == [
         ("item_id=28657", ""),
+        ("item_id=4001", ""),
         ("item_id=43587", "description"),
         ("item_id=85425", "weight_kg"),
+        ("location_id=WH02, item_id=4001", "item_id"),
+        ("location_id=WH03, item_id=4001", "item_id"),
+        ("location_id=WH04, item_id=4001", "item_id"),
+        ("shipment_id=SH-0000088, line_no=2", "item_id"),
     ]
-    assert (second.batches.confirmed, second.batches.flagged) == (3, ())
+    assert (second.batches.confirmed, second.batches.flagged) == (4, ())
     confirmations = [(a["key"], a["status"], a["confirmation"]) for a in actions_of(folder, ITEMS)]
     assert confirmations == [
         ("item_id=28657", "applied", "confirmed"),
+        ("item_id=4001", "applied", "confirmed"),
         ("item_id=43587", "applied", "confirmed"),
         ("item_id=85425", "applied", "confirmed"),
     ]
@@ -281,14 +281,11 @@ def test_the_next_run_flags_applied_actions_whose_finding_persists(approved):
     flagged = {a["action_id"]: a["key"] for a in actions_of(folder, ITEMS)}
     assert sorted(flagged[action_id] for action_id in second.batches.flagged) == [
         "item_id=28657",
+        "item_id=4001",
         "item_id=43587",
         "item_id=85425",
     ]
-    assert [a["confirmation"] for a in actions_of(folder, ITEMS)] == [
-        "finding_persists",
-        "finding_persists",
-        "finding_persists",
-    ]
+    assert [a["confirmation"] for a in actions_of(folder, ITEMS)] == ["finding_persists"] * 4
 
 
 def test_journal_and_void_actions_write_in_the_finance_system(tmp_path, postgres_dsn):
@@ -343,7 +340,7 @@ def test_an_applied_fix_undone_later_is_flagged_and_proposed_again(approved):
     folder, dsn = approved
     _apply(folder, "wms:item", dsn)
     _extract_sku_master(dsn, folder)
-    assert run(folder, 2).batches.confirmed == 3
+    assert run(folder, 2).batches.confirmed == 4
 
     # Someone puts the old description back in the WMS.
     with psycopg.connect(dsn) as con:

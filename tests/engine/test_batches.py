@@ -41,9 +41,14 @@ def test_a_run_groups_new_actions_by_target_and_entity_and_auto_approves_low_ris
         ("2026-11.001/finance:sales_order_line", "route", "high", "pending", None),
         ("2026-11.001/tms:shipment", "route", "medium", "pending", None),
         ("2026-11.001/tms:shipment_event", "route", "medium", "pending", None),
+        ("2026-11.001/wms:inventory_balance", "route", "medium", "pending", None),
+        ("2026-11.001/wms:inventory_balance", "route", "medium", "pending", None),
+        ("2026-11.001/wms:inventory_balance", "route", "medium", "pending", None),
+        ("2026-11.001/wms:item", "create", "medium", "pending", None),
         ("2026-11.001/wms:item", "create", "medium", "pending", None),
         ("2026-11.001/wms:item", "update", "medium", "pending", None),
         ("2026-11.001/wms:item", "update", "medium", "pending", None),
+        ("2026-11.001/wms:shipment_line", "route", "medium", "pending", None),
     ]
     assert prepared == {"ada"}
 
@@ -57,7 +62,7 @@ def test_four_eyes_the_preparer_cannot_approve_but_another_approver_can(tenant):
         )
         assert {a["status"] for a in actions_of(tenant, ITEMS)} == {"pending"}
         decided = batches.decide(catalog, user="alex", batch=ITEMS, decision="approve")
-    assert (decided.actions.__len__(), decided.still_pending, decided.revision) == (3, 0, 1)
+    assert (decided.actions.__len__(), decided.still_pending, decided.revision) == (4, 0, 1)
 
 
 def test_four_eyes_the_submitter_cannot_approve_either(tmp_path, closed_harborline):
@@ -77,7 +82,7 @@ def test_four_eyes_the_submitter_cannot_approve_either(tmp_path, closed_harborli
 
 
 def test_partial_approval_then_the_rest_is_rejected_with_a_comment(tenant):
-    first, second, third = (a["action_id"] for a in actions_of(tenant, ITEMS))
+    first, *others = (a["action_id"] for a in actions_of(tenant, ITEMS))
     with Catalog(tenant) as catalog:
         partial = batches.decide(
             catalog,
@@ -87,16 +92,17 @@ def test_partial_approval_then_the_rest_is_rejected_with_a_comment(tenant):
             actions=[first[:10]],
             comment="create the missing item",
         )
-        assert (partial.actions, partial.still_pending) == ((first,), 2)
+        assert (partial.actions, partial.still_pending) == ((first,), 3)
         with pytest.raises(ConfigError, match="a rejection needs a reason"):
             batches.decide(catalog, user="sam", batch=ITEMS, decision="reject")
         rest = batches.decide(
             catalog, user="sam", batch=ITEMS, decision="reject", comment="weights are checked"
         )
-    assert set(rest.actions) == {second, third}
+    assert set(rest.actions) == set(others)
     statuses = [(a["status"], a["decided_by"], a["comment"]) for a in actions_of(tenant, ITEMS)]
     assert statuses == [
         ("approved", "alex", "create the missing item"),
+        ("rejected", "sam", "weights are checked"),
         ("rejected", "sam", "weights are checked"),
         ("rejected", "sam", "weights are checked"),
     ]
@@ -124,7 +130,7 @@ def test_unknown_batch_and_ambiguous_action_say_how_to_find_them(tenant):
     with Catalog(tenant) as catalog:
         with pytest.raises(ConfigError, match=r"no batch 'wms:nothing' in this workspace"):
             batches.decide(catalog, user="alex", batch="wms:nothing", decision="approve")
-        with pytest.raises(ConfigError, match=r"action '' matches 3 actions"):
+        with pytest.raises(ConfigError, match=r"action '' matches 4 actions"):
             batches.decide(catalog, user="alex", batch=ITEMS, decision="approve", actions=[""])
 
 

@@ -76,7 +76,7 @@ def test_first_run_finds_everything_new_and_dated_its_day(three_runs):
     folder, first, _, _ = three_runs
     assert first.manifest["compared_with"] is None
     assert first.manifest["lifecycle"] == {
-        "new": 15,
+        "new": 20,
         "persisting": 0,
         "reopened": 0,
         "resolved": 0,
@@ -94,7 +94,7 @@ def test_second_run_resolves_the_fixes_and_keeps_waived_findings_visible(three_r
     assert second.manifest["compared_with"] == "2026-11.001"
     assert second.manifest["lifecycle"] == {
         "new": 0,
-        "persisting": 13,
+        "persisting": 18,
         "reopened": 0,
         "resolved": 2,
         "waived": 2,
@@ -123,7 +123,7 @@ def test_second_run_resolves_the_fixes_and_keeps_waived_findings_visible(three_r
         ),
     }
     # Waived findings get no action; the others already have theirs from the first run.
-    assert second.actions.num_rows == 11
+    assert second.actions.num_rows == 16
     assert second.batches.new_actions == 0
     assert second.batches.obsolete == 2
 
@@ -132,7 +132,7 @@ def test_third_run_reopens_brings_back_expired_waivers_and_ages(three_runs):
     folder, _, _, third = three_runs
     assert third.manifest["lifecycle"] == {
         "new": 1,
-        "persisting": 12,
+        "persisting": 17,
         "reopened": 1,
         "resolved": 1,
         "waived": 1,

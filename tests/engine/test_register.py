@@ -115,12 +115,17 @@ def test_waiving_a_finding_withdraws_its_approved_action_until_the_waiver_ends(t
         assert json.loads(entry[0])["withdrawn"] == [action["action_id"]]
 
         # Nothing connects to the WMS (the DSN goes nowhere): the withdrawn action is not
-        # claimed, and the two others are.
+        # claimed, and the three others are.
         environ = {"WMS_DSN": "postgresql://tally@127.0.0.1:1/wms"}
         with pytest.raises(ApplyError, match="cannot connect to PostgreSQL"):
             apply_batch(catalog, load_workspace(folder), user="pat", batch=ITEMS, environ=environ)
     statuses = {a["key"]: a["status"] for a in actions_of(folder, ITEMS)}
-    assert statuses == {"item_id=28657": "failed", DRIFT: "withdrawn", "item_id=85425": "failed"}
+    assert statuses == {
+        "item_id=28657": "failed",
+        "item_id=4001": "failed",
+        DRIFT: "withdrawn",
+        "item_id=85425": "failed",
+    }
 
     # The waiver ends early: the next run proposes the change again, for a new decision.
     with Catalog(folder) as catalog:

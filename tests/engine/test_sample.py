@@ -87,8 +87,8 @@ def test_summary_counts_rows_and_injections(tmp_path: Path) -> None:
     assert summary.rows("tms/shipments.csv") == ORDERS
     assert summary.rows("erp/shipments.csv") == ORDERS - 1
     assert summary.rows("tms/shipment_events.csv") == 4 * ORDERS + 1
-    assert summary.injected == 14
-    assert summary.expected_findings == 15
+    assert summary.injected == 15
+    assert summary.expected_findings == 19
     assert any("erp/items.csv" in message for message in messages)
 
 
@@ -118,7 +118,7 @@ def test_expected_findings_list_every_injection_once(tenant: Path) -> None:
     assert set(rows["period"]) == {"2026-11"}
     assert b"\r" not in (tenant / "expected_findings.csv").read_bytes()
     assert Counter(zip(rows["kind"], rows["rule_id"], strict=True)) == {
-        ("match", "item-master-sync"): 4,
+        ("match", "item-master-sync"): 5,
         ("match", "shipment-posted-to-erp"): 1,
         ("duplicates", "customer-duplicates"): 2,
         ("sequence", "shipment-status-sequence"): 1,
@@ -128,8 +128,12 @@ def test_expected_findings_list_every_injection_once(tenant: Path) -> None:
         ("aggregate", "carrier-invoice-vs-rated-cost"): 2,
         ("duplicates", "carrier-invoice-billed-twice"): 1,
         ("aggregate", "inventory-value-vs-ledger"): 1,
+        # The item the WMS lost: its shipment line and its stock in two warehouses.
+        ("validate", "shipment-line-item-known"): 1,
+        ("validate", "stock-item-known"): 2,
     }
     assert sorted(rows.filter(pl.col("rule_id") == "item-master-sync")["field"]) == [
+        "",
         "",
         "",
         "description",
@@ -159,9 +163,16 @@ def test_item_drift_orphan_and_missing(tenant: Path) -> None:
     assert only_one_side == {
         key_value(k, "item_id") for k in rows.filter(pl.col("field") == "")["key"]
     }
-    quiet = set(read(tenant, "wms/inventory.csv")["SKU"])
-    quiet |= {s.lstrip("0") for s in read(tenant, "erp/sales_order_lines.csv")["ItemNumber"]}
-    assert not only_one_side & quiet
+    stocked = set(read(tenant, "wms/inventory.csv")["SKU"])
+    quiet = stocked | {
+        s.lstrip("0") for s in read(tenant, "erp/sales_order_lines.csv")["ItemNumber"]
+    }
+    # One of them the WMS lost although it stocks and ships it: a root cause.
+    stock_keys = expected(tenant).filter(pl.col("rule_id") == "stock-item-known")["key"]
+    lost = {key_value(k, "item_id") for k in stock_keys}
+    shipped = set(read(tenant, "wms/shipment_lines.csv")["SKU"])
+    assert len(lost) == 1 and lost <= stocked & shipped & only_one_side
+    assert not (only_one_side - lost) & quiet
 
 
 def test_customer_repeated_and_near_duplicate(tenant: Path) -> None:
@@ -411,6 +422,23 @@ def reference_findings(tenant: Path) -> set[tuple[str, str, str]]:
     add("shipment-carrier-known", [(s, "") for s in set(tms["scac"]) - known])
     late = tms.filter(instant("delivered_at") < instant("pickup_at"))
     add("shipment-delivered-after-pickup", [(f"shipment_id={s}", "") for s in late["shipment_ref"]])
+    wms_skus = set(wms_items["SKU"])
+    lines = read(tenant, "wms/shipment_lines.csv").filter(~pl.col("SKU").is_in(wms_skus))
+    add(
+        "shipment-line-item-known",
+        [
+            (f"shipment_id={r[0]}, line_no={r[1]}", "")
+            for r in lines.select("SHIPMENT_NO", "LINE_NO").rows()
+        ],
+    )
+    stock = read(tenant, "wms/inventory.csv").filter(~pl.col("SKU").is_in(wms_skus))
+    add(
+        "stock-item-known",
+        [
+            (f"location_id={r[0]}, item_id={r[1]}", "")
+            for r in stock.select("WAREHOUSE", "SKU").rows()
+        ],
+    )
     bad_items = erp_items.filter(
         (pl.col("WeightKg").cast(pl.Float64) <= 0) | ~pl.col("Uom").is_in(["EA", "CS", "PL", "KG"])
     )
