@@ -57,8 +57,12 @@ def apply_mapping(
     types: Mapping[str, str] | None = None,
     number_format: NumberFormat | None = None,
     where: str,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> Mapped:
     """Map `raw` onto `entity`; `where` names the system and file for error messages.
+
+    `con` is a DuckDB connection to map in (a caller mapping many small tables keeps one,
+    since opening one costs more than mapping a thousand rows); by default a fresh one.
 
     `types` declares canonical types of source columns, so expressions can do
     arithmetic on them (`WEIGHT_LB * 0.45359237`). `number_format` says how the
@@ -102,7 +106,8 @@ def apply_mapping(
     typed.append(flags.as_(BAD_COLUMNS))
     select = exp.select(*typed).from_(exp.to_table(_SOURCE))
 
-    con = duckdb.connect()
+    owned = con is None
+    con = duckdb.connect() if con is None else con.cursor()
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.register(_SOURCE, raw)
@@ -112,6 +117,8 @@ def apply_mapping(
             _failed_column(con, typed, raw, types, where=where) or _first(exc, where)
         ) from exc
     finally:
+        if not owned:
+            con.unregister(_SOURCE)
         con.close()
 
     # Step 3: set aside the source rows holding a value of the wrong type
