@@ -39,6 +39,7 @@ from tallyclerk.wording import plural
 from .batches_cli import batches_app
 from .findings_cli import audit_app, findings_app
 from .rules_cli import rules_app
+from .serve_cli import keys_app, serve
 from .workflow import AsUser
 
 app = typer.Typer(
@@ -51,6 +52,8 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(findings_app, name="findings")
 app.add_typer(batches_app, name="batches")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+app.command()(serve)
 
 # Piped output gets a fixed width, so summaries are not cut to 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 120)

@@ -84,7 +84,9 @@ class KeyStore:
     def close(self) -> None:
         self._con.close()
 
-    def create(self, *, tenant: str | None, role: str, user: str | None = None) -> tuple[str, ApiKey]:
+    def create(
+        self, *, tenant: str | None, role: str, user: str | None = None
+    ) -> tuple[str, ApiKey]:
         """A new key: returns the key to hand over (shown only now) and its record."""
         if role == METRICS_ROLE:
             if tenant is not None or user is not None:
@@ -150,5 +152,10 @@ def _digest(secret: str) -> str:
 
 def _key(row: sqlite3.Row) -> ApiKey:
     return ApiKey(
-        row["key_id"], row["tenant"], row["role"], row["user_id"], row["created_at"], row["revoked_at"]
+        row["key_id"],
+        row["tenant"],
+        row["role"],
+        row["user_id"],
+        row["created_at"],
+        row["revoked_at"],
     )

@@ -94,9 +94,7 @@ def install(app: FastAPI, scrub: Scrubber) -> None:
 
     @app.exception_handler(ApiProblem)
     async def _problem(request: Request, exc: ApiProblem) -> JSONResponse:
-        return problem_response(
-            exc.status, scrub(exc.detail), title=exc.title, headers=exc.headers
-        )
+        return problem_response(exc.status, scrub(exc.detail), title=exc.title, headers=exc.headers)
 
     @app.exception_handler(TallyclerkError)
     async def _engine(request: Request, exc: TallyclerkError) -> JSONResponse:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from adapters.base import ROW_COLUMN, data_columns, with_row_numbers
 from adapters.canonical import ENTITIES
@@ -43,6 +44,10 @@ References = Callable[[str], pa.Table | None]
 # Compiled rules by rule and context, oldest first; a dict is enough, threads only add.
 _SQL: dict[str, str] = {}
 _SQL_CACHE = 512
+# Rule kinds that judge records on their own (with master data to refer to). A match or an
+# aggregate compares a whole system with another, so it runs only when named, and what it
+# finds missing from the records' system is left out: the records are a batch, not all.
+_ON_RECORDS = ("validate", "duplicates", "sequence")
 
 
 @dataclass(frozen=True)
@@ -97,8 +102,8 @@ def source_of(workspace: LoadedWorkspace, system: str | None, entity: str) -> tu
 def select_rules(
     workspace: LoadedWorkspace, ref: str, rule_ids: Sequence[str], packs: Sequence[str]
 ) -> list[AnyRule]:
-    """The rules to check records of `ref` with: those named, the packs' rules reading `ref`,
-    or by default every rule of the workspace reading it."""
+    """The rules to check records of `ref` with: those named, and the packs' rules judging
+    `ref` on its own; by default every such rule of the workspace (see `_ON_RECORDS`)."""
     known = {rule.id: rule for rule in workspace.rules}
     chosen: dict[str, AnyRule] = {}
     for rule_id in rule_ids:
@@ -116,11 +121,11 @@ def select_rules(
         if pack not in PACKS:
             raise ConfigError(f"unknown pack {pack!r}; the built-in packs are: {', '.join(PACKS)}.")
         for rule in _pack_rules(workspace, pack):
-            if ref in tables_read(rule.model_dump()):
+            if rule.kind in _ON_RECORDS and ref in tables_read(rule.model_dump()):
                 chosen.setdefault(rule.id, rule)
     if not rule_ids and not packs:
         for rule in workspace.rules:
-            if ref in tables_read(rule.model_dump()):
+            if rule.kind in _ON_RECORDS and ref in tables_read(rule.model_dump()):
                 chosen[rule.id] = rule
     return list(chosen.values())
 
@@ -140,33 +145,11 @@ def check_records(
     not fit, and run `rules` over the rest; `period` (YYYY-MM) bounds the rules' period
     filters, the current month by default."""
     config = workspace.config
-    source = config.systems[system].sources[index]
-    entity = ENTITIES[source.entity]
-    ref = f"{system}.{source.entity}"
-    mapping = workspace.mappings[(system, index)]
-    _check_columns(raw, mapping, source.types, ref)
+    ref = f"{system}.{config.systems[system].sources[index].entity}"
 
     # Step 1: map and quarantine, as a run does with a file.
-    raw = with_row_numbers(raw.select(data_columns(raw)))
-    number_format = None
-    if source.number_format is not None:
-        number_format = NumberFormat(source.number_format.decimal, source.number_format.thousands)
-    mapped = apply_mapping(
-        raw,
-        entity,
-        mapping,
-        value_maps=source.value_maps,
-        types=source.types,
-        number_format=number_format,
-        where=f"records for {ref}",
-        con=con,
-    )
-    places = {row: f"record {row}" for row in range(1, raw.num_rows + 1)}
-    table, quarantined = _wrong_types(mapped.table, mapped.rejected, mapping, entity, places)
-    table, failures = _check_schema(table, entity, places)
-    table = table.drop_columns([ROW_COLUMN])
-    snapshot = Snapshot(system, source.entity, "records", table, "", quarantined=quarantined)
-    snapshot.quarantined += failures
+    snapshot = map_records(workspace, raw, system=system, index=index, con=con)
+    table = snapshot.table
 
     # Step 2: the other tables the rules read, from the latest finished run.
     tables = {ref: table}
@@ -199,8 +182,12 @@ def check_records(
         for name, found in tables.items():
             backend.register(name, found)
         for rule in runnable:
-            found = backend.query(_compiled(rule, context), label=f"rule {rule.id!r}")
-            results.append(to_findings(finish_findings(rule, found)))
+            found = to_findings(
+                finish_findings(rule, backend.query(compiled_sql(rule, context), label=rule.id))
+            )
+            if rule.kind not in _ON_RECORDS:
+                found = found.filter(pc.not_equal(found["problem"], f"missing_in_{system}"))
+            results.append(found)
     finally:
         backend.close()
     findings = pa.concat_tables([empty_findings(), *results]).sort_by(
@@ -210,12 +197,56 @@ def check_records(
         findings=findings,
         rules=tuple(rule.id for rule in runnable),
         skipped=skipped,
-        records=raw.num_rows,
+        records=snapshot.read_rows,
         quarantined=len(snapshot.quarantined),
     )
 
 
-def _compiled(rule: AnyRule, context: CompileContext) -> str:
+def map_records(
+    workspace: LoadedWorkspace,
+    raw: pa.Table,
+    *,
+    system: str,
+    index: int,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> Snapshot:
+    """The records mapped onto their entity as source `index` of `system` maps its file, with
+    the values that did not fit quarantined."""
+    source = workspace.config.systems[system].sources[index]
+    entity = ENTITIES[source.entity]
+    ref = f"{system}.{source.entity}"
+    mapping = workspace.mappings[(system, index)]
+    _check_columns(raw, mapping, source.types, ref)
+    raw = with_row_numbers(raw.select(data_columns(raw)))
+    number_format = None
+    if source.number_format is not None:
+        number_format = NumberFormat(source.number_format.decimal, source.number_format.thousands)
+    mapped = apply_mapping(
+        raw,
+        entity,
+        mapping,
+        value_maps=source.value_maps,
+        types=source.types,
+        number_format=number_format,
+        where=f"records for {ref}",
+        con=con,
+    )
+    places = {row: f"record {row}" for row in range(1, raw.num_rows + 1)}
+    table, quarantined = _wrong_types(mapped.table, mapped.rejected, mapping, entity, places)
+    table, failures = _check_schema(table, entity, places)
+    table = table.drop_columns([ROW_COLUMN])
+    return Snapshot(
+        system,
+        source.entity,
+        "records",
+        table,
+        "",
+        quarantined=quarantined + failures,
+        read_rows=raw.num_rows,
+    )
+
+
+def compiled_sql(rule: AnyRule, context: CompileContext) -> str:
     """The rule's SQL for DuckDB; compiling takes far longer than checking a thousand
     records, and the same rules check records of the same columns call after call."""
     facts = dataclasses.asdict(context)
@@ -257,8 +288,7 @@ def _check_columns(raw: pa.Table, mapping: dict, types: dict[str, str], ref: str
     unknown = [name for name in given if name not in read]
     if unknown:
         raise ConfigError(
-            f"unknown column {unknown[0]!r}: the mapping of {ref} reads only "
-            f"{', '.join(read)}."
+            f"unknown column {unknown[0]!r}: the mapping of {ref} reads only {', '.join(read)}."
         )
 
 
