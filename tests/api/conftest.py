@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.app import Settings, create_app
 from api.keys import KeyStore
+from engine.run import run_workspace
 
 TENANTS = ("acme", "globex")
 ROLES = ("viewer", "preparer", "approver", "admin")
@@ -41,10 +43,13 @@ class Served:
 
 @pytest.fixture(scope="session")
 def workspaces_template(tmp_path_factory, closed_harborline) -> Path:
-    """Two tenants after their first run (prepared by ada), made once per session."""
+    """Two tenants after their first run (prepared by ada), made once per session; globex
+    has closed October too (run 2026-10.001, batch finance:journal_line)."""
     root = tmp_path_factory.mktemp("workspaces")
     for tenant in TENANTS:
         closed_harborline(root / tenant, user="ada")
+    # Globex also closed October, so it holds a run and a batch that acme has not.
+    run_workspace(root / "globex", "2026-10", user="pat", now=datetime(2026, 12, 2, 9, tzinfo=UTC))
     return root
 
 
