@@ -53,6 +53,9 @@ def _json_records(body: bytes) -> pa.Table:
             422, 'send the records as a JSON array of objects, or as {"records": [...]}.'
         )
     names = list(dict.fromkeys(name for record in document for name in record))
+    if document and not names:
+        # Records without fields still count, so the mapping can say what they lack.
+        return pa.table({"__empty": pa.nulls(len(document), pa.string())}).drop_columns(["__empty"])
     columns: dict[str, list[str | None]] = {name: [] for name in names}
     for number, record in enumerate(document, start=1):
         for name in names:

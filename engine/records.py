@@ -44,6 +44,8 @@ References = Callable[[str], pa.Table | None]
 # Compiled rules by rule and context, oldest first; a dict is enough, threads only add.
 _SQL: dict[str, str] = {}
 _SQL_CACHE = 512
+# A pack's rules fitted to a workspace that does not enable it, by workspace and pack.
+_PACK_RULES: dict[tuple[int, str], tuple[LoadedWorkspace, list[AnyRule]]] = {}
 # Rule kinds that judge records on their own (with master data to refer to). A match or an
 # aggregate compares a whole system with another, so it runs only when named, and what it
 # finds missing from the records' system is left out: the records are a batch, not all.
@@ -265,12 +267,18 @@ def _pack_rules(workspace: LoadedWorkspace, pack: str) -> list[AnyRule]:
     """The rules of a pack as they run in this workspace, whether it enables the pack or not."""
     if pack in workspace.config.packs:
         return [rule for rule in workspace.rules if workspace.origins.get(rule.id) == pack]
+    cached = _PACK_RULES.get((id(workspace), pack))
+    if cached is not None and cached[0] is workspace:
+        return cached[1]
     config = workspace.config
     kinds: dict[str, list[str]] = {}
     for system, system_config in config.systems.items():
         kinds.setdefault(system_config.kind, []).append(system)
     context = config.compile_context(config.planned_tables(), parse_period("2000-01"))
     found = rules_to_run([], [pack], kinds, context, path=workspace.root / "tallyclerk.yaml")
+    if len(_PACK_RULES) >= _SQL_CACHE:
+        _PACK_RULES.clear()
+    _PACK_RULES[(id(workspace), pack)] = (workspace, list(found.rules))
     return list(found.rules)
 
 

@@ -107,19 +107,24 @@ def test_a_key_made_for_a_user_is_bound_by_the_users_role_in_the_workspace(serve
     assert "vic is a viewer" in _problem(response, 403)["detail"]
     # nobody is not declared at all.
     headers = served.as_("acme", "viewer", user="nobody")
-    assert "unknown user 'nobody'" in _problem(
-        served.client.get("/v1/runs", headers=headers), 403
-    )["detail"]
+    assert (
+        "unknown user 'nobody'"
+        in _problem(served.client.get("/v1/runs", headers=headers), 403)["detail"]
+    )
 
 
 def test_metrics_keys_and_tenant_keys_do_not_mix(served):
     metrics = {"Authorization": f"Bearer {served.store.create(tenant=None, role='metrics')[0]}"}
-    assert "metrics key reads /metrics only" in _problem(
-        served.client.get("/v1/runs", headers=metrics), 403
-    )["detail"]
-    assert "needs a metrics key" in _problem(
-        served.client.get("/metrics", headers=served.as_("acme", "admin")), 403
-    )["detail"]
+    assert (
+        "metrics key reads /metrics only"
+        in _problem(served.client.get("/v1/runs", headers=metrics), 403)["detail"]
+    )
+    assert (
+        "needs a metrics key"
+        in _problem(served.client.get("/metrics", headers=served.as_("acme", "admin")), 403)[
+            "detail"
+        ]
+    )
     assert served.client.get("/metrics", headers=metrics).status_code == 200
 
 
