@@ -52,20 +52,28 @@ def _json_records(body: bytes) -> pa.Table:
         raise ApiProblem(
             422, 'send the records as a JSON array of objects, or as {"records": [...]}.'
         )
-    names = list(dict.fromkeys(name for record in document for name in record))
+    names = list(document[0]) if document else []
+    names += sorted(set().union(*document) - set(names))
     if document and not names:
         # Records without fields still count, so the mapping can say what they lack.
         return pa.table({"__empty": pa.nulls(len(document), pa.string())}).drop_columns(["__empty"])
-    columns: dict[str, list[str | None]] = {name: [] for name in names}
-    for number, record in enumerate(document, start=1):
-        for name in names:
-            value = record.get(name)
-            if isinstance(value, dict | list):
-                raise ApiProblem(
-                    422, f"record {number}: {name} holds a nested value; send plain values."
-                )
-            columns[name].append(_text(value))
-    return pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+    return pa.table({name: _json_column(document, name) for name in names})
+
+
+def _json_column(document: list[dict], name: str) -> pa.Array:
+    """One field of every record as text; a nested value is refused, naming the record."""
+    values = [record.get(name) for record in document]
+    try:
+        # Most exports send text already: Arrow takes it as it is.
+        return pa.array(values, pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    for number, value in enumerate(values, start=1):
+        if isinstance(value, dict | list):
+            raise ApiProblem(
+                422, f"record {number}: {name} holds a nested value; send plain values."
+            )
+    return pa.array([_text(value) for value in values], pa.string())
 
 
 def _text(value: object) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import pyarrow as pa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -97,10 +98,13 @@ async def validate(
         found_system, index = source_of(workspace, system, entity)
         ref = f"{found_system}.{entity}"
         rules = select_rules(workspace, ref, rule or [], pack or [])
-        latest = who.tenant.latest_run()
+        latest: list = []
 
-        def references(other: str):
-            return None if latest is None else tenants.snapshot(latest, other)
+        def references(other: str) -> pa.Table | None:
+            # The catalog is read only when a rule refers to another table.
+            if not latest:
+                latest.append(who.tenant.latest_run())
+            return None if latest[0] is None else tenants.snapshot(latest[0], other)
 
         checked = check_records(
             workspace,
