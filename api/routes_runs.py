@@ -28,7 +28,6 @@ from .problems import ApiProblem, not_found
 from .schemas import FindingPage, RunList, RunStarted, RunState, problems
 
 router = APIRouter(tags=["runs"])
-RunId = Annotated[str, "run"]
 
 
 class StartRun(BaseModel):

@@ -94,6 +94,31 @@ class Progress(BaseModel):
 
 
 class RunState(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "9f2c41d07a3e5b18",
+                    "run_id": None,
+                    "period": "2026-11",
+                    "state": "running",
+                    "progress": {
+                        "stage": "evaluate",
+                        "done": 7,
+                        "total": 14,
+                        "stages_done": 2,
+                        "stages": 6,
+                    },
+                    "error": None,
+                    "findings": None,
+                    "lifecycle": None,
+                    "batches": [],
+                    "started_by": "key:3a9d0c2e51f4",
+                }
+            ]
+        }
+    )
+
     id: str = Field(description="The job id of a run started through the API, else the run id.")
     run_id: str | None = Field(description="The run's id once it has one (2026-11.001).")
     period: str | None
@@ -134,6 +159,24 @@ class Action(BaseModel):
 
 
 class Batch(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "batch_id": "2026-11.001/wms:item",
+                    "run_id": "2026-11.001",
+                    "target_system": "wms",
+                    "entity": "item",
+                    "state": "pending",
+                    "revision": 0,
+                    "prepared_by": "ada",
+                    "submitted_by": None,
+                    "counts": {"pending": 3},
+                }
+            ]
+        }
+    )
+
     batch_id: str
     run_id: str
     target_system: str
@@ -154,6 +197,21 @@ class BatchList(BaseModel):
 
 
 class Decided(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "batch_id": "2026-11.001/wms:item",
+                    "decision": "approve",
+                    "decided_by": "alex",
+                    "actions": ["5d0e9a4c1b7f2e63a8c4d19e0b7f5a21"],
+                    "still_pending": 2,
+                    "revision": 1,
+                }
+            ]
+        }
+    )
+
     batch_id: str
     decision: str
     decided_by: str

@@ -170,3 +170,14 @@ def test_an_unknown_column_is_named(served):
     response = served.client.post(SHIPMENTS, headers=served.as_("acme", "viewer"), json=records)
     assert response.status_code == 422
     assert response.json()["detail"].startswith("unknown column 'colour'")
+
+
+def test_json_numbers_and_booleans_are_read_as_the_text_a_file_would_hold(served):
+    records = [_shipment("SH-9000006") | {"freight_cost": 412.5}, _shipment("SH-9000007")]
+    records[1]["freight_cost"] = -1
+    answer = served.client.post(SHIPMENTS, headers=served.as_("acme", "viewer"), json=records)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["quarantined"] == 0
+    flag = [_shipment("SH-9000008", status=True)]
+    answer = served.client.post(SHIPMENTS, headers=served.as_("acme", "viewer"), json=flag)
+    assert answer.status_code == 200 and answer.json()["records"] == 1
