@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import duckdb
 from fastapi import Depends, FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -25,7 +24,7 @@ from .routes_events import router as events_router
 from .routes_runs import router as runs_router
 from .routes_validate import router as validate_router
 from .schemas import problems as problem_answers
-from .tenants import Tenants
+from .tenants import DuckDB, Tenants
 
 DESCRIPTION = """\
 Runs, findings, reports, ad-hoc validation and the approval workflow of tallyclerk, for
@@ -68,7 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.tenants = Tenants(settings.workspaces)
     app.state.limiter = RateLimiter(settings.requests_per_minute)
     app.state.metrics = metrics
-    app.state.duckdb = duckdb.connect()
+    app.state.duckdb = DuckDB()
     scrub = problems.Scrubber([settings.workspaces])
     app.state.jobs = Jobs(metrics, workers=settings.run_workers, scrub=scrub)
     problems.install(app, scrub)

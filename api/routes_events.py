@@ -83,7 +83,11 @@ async def post_events(
         ref = f"{found_system}.{entity}"
         rules = sequence_rules(workspace, ref)
         snapshot = map_records(
-            workspace, raw, system=found_system, index=index, con=request.app.state.duckdb
+            workspace,
+            raw,
+            system=found_system,
+            index=index,
+            con=request.app.state.duckdb.connection(),
         )
         latest = who.tenant.latest_run()
         with who.tenant.catalog() as catalog:
@@ -94,7 +98,7 @@ async def post_events(
                 ref=ref,
                 rules=rules,
                 baseline=None if latest is None else tenants.snapshot(latest, ref),
-                con=request.app.state.duckdb,
+                con=request.app.state.duckdb.connection(),
             )
         quarantined = quarantine_findings([snapshot])
         metrics = request.app.state.metrics

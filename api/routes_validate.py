@@ -114,7 +114,7 @@ async def validate(
             rules=rules,
             references=references,
             period=period,
-            con=request.app.state.duckdb,
+            con=request.app.state.duckdb.connection(),
         )
         request.app.state.metrics.count_findings(who.tenant.tenant_id, "validate", checked.findings)
         return {

@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -93,3 +94,21 @@ class Tenants:
                 self._snapshots.clear()
             self._snapshots[key] = table
         return table
+
+
+class DuckDB:
+    """One in-memory DuckDB database for the server's checks, a connection to it per thread:
+    a connection may not be shared by threads, and opening a database per request costs
+    more than checking a thousand records."""
+
+    def __init__(self) -> None:
+        self._database = duckdb.connect()
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            with self._lock:
+                con = self._local.con = self._database.cursor()
+        return con

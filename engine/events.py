@@ -210,14 +210,11 @@ def _with_baseline(
         earlier = earlier.filter(pc.is_in(earlier[column], value_set=history[column].unique()))
     posted = {_key_text(row, key) for row in history.select(list(key)).to_pylist()}
     keep = [_key_text(row, key) not in posted for row in earlier.select(list(key)).to_pylist()]
-    earlier = earlier.filter(pa.array(keep, pa.bool_())) if keep else earlier
-    columns = [c for c in history.column_names if c in earlier.column_names]
-    if len(columns) != len(history.column_names):
-        missing = [c for c in history.column_names if c not in columns]
-        for name in missing:
-            earlier = earlier.append_column(
-                name, pa.nulls(earlier.num_rows, history.schema.field(name).type)
-            )
+    earlier = earlier.filter(pa.array(keep, pa.bool_()))
+    for name in history.column_names:
+        if name not in earlier.column_names:
+            field = history.schema.field(name)
+            earlier = earlier.append_column(name, pa.nulls(earlier.num_rows, field.type))
     return pa.concat_tables([history, earlier.select(history.column_names).cast(history.schema)])
 
 
