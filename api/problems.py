@@ -116,9 +116,11 @@ def install(app: FastAPI, scrub: Scrubber) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "")
+        detail = scrub(detail)
         if exc.status_code == 404 and detail == "Not Found":
+            # The caller's own path, not one of the server's: it is said as it was asked.
             detail = f"there is no {request.url.path}; the OpenAPI document is /openapi.json."
-        return problem_response(exc.status_code, scrub(detail), headers=exc.headers)
+        return problem_response(exc.status_code, detail, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -133,18 +133,18 @@ def main() -> None:
         tenant.mkdir()
         (tenant / "tallyclerk.yaml").write_text(yaml.safe_dump(WORKSPACE, sort_keys=False))
         (tenant / "shipments.csv").write_text(",".join(records(1)[0]) + "\n")
+        create = ["keys", "create", "--workspaces", str(root), "--tenant", "bench"]
         made = subprocess.run(
-            [TALLYCLERK, "keys", "create", "--workspaces", str(root), "--tenant", "bench"]
-            + ["--role", "viewer"],
+            [TALLYCLERK, *create, "--role", "viewer"],
             capture_output=True,
             text=True,
             check=True,
         )
         key = made.stdout.strip()
         port = _free_port()
+        serve = ["serve", "--workspaces", str(root), "--port", str(port)]
         server = subprocess.Popen(
-            [TALLYCLERK, "serve", "--workspaces", str(root), "--port", str(port)]
-            + ["--rate", "1000000"],
+            [TALLYCLERK, *serve, "--rate", "1000000"],
             env=os.environ | {"NO_COLOR": "1"},
         )
         try:

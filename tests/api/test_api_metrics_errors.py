@@ -113,4 +113,6 @@ def test_an_unknown_path_is_a_problem_too(served):
     response = served.client.get("/v2/everything")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
-    assert "/openapi.json" in response.json()["detail"]
+    assert response.json()["detail"] == (
+        "there is no /v2/everything; the OpenAPI document is /openapi.json."
+    )
