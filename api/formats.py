@@ -14,6 +14,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from fastapi import Response
 
+from engine.lifecycle import LIFECYCLE_FIELDS
+
 from .problems import ApiProblem
 
 JSON = "application/json"
@@ -123,6 +125,15 @@ def jsonable(value: object) -> object:
 
 def rows(table: pa.Table) -> list[dict]:
     return [{k: jsonable(v) for k, v in row.items()} for row in table.to_pylist()]
+
+
+def run_rows(findings: pa.Table) -> list[dict]:
+    """Findings found outside a run, in every column of a run's: the lifecycle ones (status,
+    first seen, age, waiver) are empty, since no run has compared them with an earlier one."""
+    for field in LIFECYCLE_FIELDS:
+        if field.name not in findings.column_names:
+            findings = findings.append_column(field, pa.nulls(findings.num_rows, field.type))
+    return rows(findings)
 
 
 def chosen_type(accept: str | None, offered: tuple[str, ...]) -> str:

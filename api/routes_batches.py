@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -222,14 +223,14 @@ def _current(who: Caller, batch_id: str) -> dict:
     return _batch(row, counts)
 
 
-def _counts(con) -> dict[str, Counter]:
+def _counts(con: sqlite3.Connection) -> dict[str, Counter]:
     counts: dict[str, Counter] = {}
     for row in con.execute("SELECT batch_id, status, count(*) AS n FROM actions GROUP BY 1, 2"):
         counts.setdefault(row["batch_id"], Counter())[row["status"]] = row["n"]
     return counts
 
 
-def _batch(row, counts: Counter) -> dict:
+def _batch(row: sqlite3.Row, counts: Counter) -> dict:
     return {
         "batch_id": row["batch_id"],
         "run_id": row["run_id"],

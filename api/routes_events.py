@@ -14,7 +14,7 @@ from engine.findings import quarantine_findings
 from engine.records import map_records, source_of
 
 from .auth import Caller, caller
-from .formats import CSV, JSON, records_table, rows
+from .formats import CSV, JSON, records_table, run_rows
 from .problems import ApiProblem
 from .schemas import EventsChecked, problems
 
@@ -109,7 +109,7 @@ async def post_events(
             "events": raw.num_rows,
             "rules": list(checked.rules),
             "states": checked.states,
-            "findings": rows(quarantined) + rows(checked.findings),
+            "findings": run_rows(quarantined) + run_rows(checked.findings),
         }
 
     return JSONResponse(await run_in_threadpool(check))

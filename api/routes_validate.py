@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from engine.records import check_records, select_rules, source_of
 
 from .auth import Caller, caller
-from .formats import ARROW_STREAM, CSV, JSON, records_table, rows
+from .formats import ARROW_STREAM, CSV, JSON, records_table, run_rows
 from .problems import ApiProblem
 from .schemas import Validated, problems
 
@@ -124,7 +124,7 @@ async def validate(
             "quarantined": checked.quarantined,
             "rules": list(checked.rules),
             "skipped": checked.skipped,
-            "findings": rows(checked.findings),
+            "findings": run_rows(checked.findings),
         }
 
     return JSONResponse(await run_in_threadpool(check))
