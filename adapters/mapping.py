@@ -57,8 +57,12 @@ def apply_mapping(
     types: Mapping[str, str] | None = None,
     number_format: NumberFormat | None = None,
     where: str,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> Mapped:
     """Map `raw` onto `entity`; `where` names the system and file for error messages.
+
+    `con` is a DuckDB connection to map in (a caller mapping many small tables keeps one,
+    since opening one costs more than mapping a thousand rows); by default a fresh one.
 
     `types` declares canonical types of source columns, so expressions can do
     arithmetic on them (`WEIGHT_LB * 0.45359237`). `number_format` says how the
@@ -67,8 +71,68 @@ def apply_mapping(
     """
     value_maps, types = value_maps or {}, types or {}
     _check_mapping(raw, entity, columns, value_maps, types, where=where)
-    numeric = _numeric_sources(entity, columns, types, raw) if number_format else set()
+    sql = _cached_sql(raw, entity, columns, value_maps, types, number_format)
 
+    owned = con is None
+    con = duckdb.connect() if con is None else con.cursor()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register(_SOURCE, raw)
+        result = con.sql(sql).to_arrow_table()
+    except duckdb.Error as exc:
+        typed = _mapping_select(raw, entity, columns, value_maps, types, number_format)[1]
+        raise ConfigError(
+            _failed_column(con, typed, raw, types, where=where) or _first(exc, where)
+        ) from exc
+    finally:
+        if not owned:
+            con.unregister(_SOURCE)
+        con.close()
+
+    # Step 3: set aside the source rows holding a value of the wrong type
+    # (BAD_COLUMNS lists the columns as "a,b," for such rows, and is empty otherwise).
+    bad = pc.not_equal(result[BAD_COLUMNS], "")
+    rejected = raw.filter(bad) if raw.num_rows else raw
+    rejected = rejected.append_column(BAD_COLUMNS, result[BAD_COLUMNS].filter(bad))
+    return Mapped(table=result.drop_columns([BAD_COLUMNS]), rejected=rejected)
+
+
+# Mapping queries by mapping and source layout: building one takes longer than running it
+# on a thousand rows, and a caller mapping batch after batch maps the same layout.
+_SQL: dict[tuple, tuple[Mapping[str, exp.Expression], str]] = {}
+_SQL_CACHE = 256
+
+
+def _cached_sql(
+    raw: pa.Table,
+    entity: Entity,
+    columns: Mapping[str, exp.Expression],
+    value_maps: Mapping[str, Mapping[str, str]],
+    types: Mapping[str, str],
+    number_format: NumberFormat | None,
+) -> str:
+    layout = tuple((f.name, str(f.type)) for f in raw.schema)
+    key = (id(columns), entity.name, layout, repr(value_maps), repr(types), number_format)
+    cached = _SQL.get(key)
+    if cached is not None and cached[0] is columns:
+        return cached[1]
+    sql = _mapping_select(raw, entity, columns, value_maps, types, number_format)[0]
+    if len(_SQL) >= _SQL_CACHE:
+        _SQL.clear()
+    _SQL[key] = (columns, sql)
+    return sql
+
+
+def _mapping_select(
+    raw: pa.Table,
+    entity: Entity,
+    columns: Mapping[str, exp.Expression],
+    value_maps: Mapping[str, Mapping[str, str]],
+    types: Mapping[str, str],
+    number_format: NumberFormat | None,
+) -> tuple[str, list[exp.Expression]]:
+    """The query mapping `raw` onto `entity`, and its typed projections."""
+    numeric = _numeric_sources(entity, columns, types, raw) if number_format else set()
     # Step 1: normalise numbers, type the declared source columns, apply value maps.
     # Columns come out in the entity's canonical order, key first.
     mapped = {
@@ -101,25 +165,7 @@ def apply_mapping(
     flags = exp.Concat(expressions=failures, safe=True) if failures else exp.Literal.string("")
     typed.append(flags.as_(BAD_COLUMNS))
     select = exp.select(*typed).from_(exp.to_table(_SOURCE))
-
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.register(_SOURCE, raw)
-        result = con.sql(select.sql(dialect="duckdb")).to_arrow_table()
-    except duckdb.Error as exc:
-        raise ConfigError(
-            _failed_column(con, typed, raw, types, where=where) or _first(exc, where)
-        ) from exc
-    finally:
-        con.close()
-
-    # Step 3: set aside the source rows holding a value of the wrong type
-    # (BAD_COLUMNS lists the columns as "a,b," for such rows, and is empty otherwise).
-    bad = pc.not_equal(result[BAD_COLUMNS], "")
-    rejected = raw.filter(bad) if raw.num_rows else raw
-    rejected = rejected.append_column(BAD_COLUMNS, result[BAD_COLUMNS].filter(bad))
-    return Mapped(table=result.drop_columns([BAD_COLUMNS]), rejected=rejected)
+    return select.sql(dialect="duckdb"), typed
 
 
 def _check_mapping(

@@ -40,6 +40,7 @@ from .batches_cli import batches_app
 from .findings_cli import audit_app, findings_app
 from .ops_cli import alerts_app, portfolio, purge, sla_app
 from .rules_cli import rules_app
+from .serve_cli import keys_app, serve
 from .workflow import AsUser
 
 app = typer.Typer(
@@ -56,6 +57,8 @@ app.add_typer(sla_app, name="sla")
 app.add_typer(alerts_app, name="alerts")
 app.command()(purge)
 app.command()(portfolio)
+app.add_typer(keys_app, name="keys")
+app.command()(serve)
 
 # Piped output gets a fixed width, so summaries are not cut to 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 120)

@@ -37,6 +37,7 @@ from .catalog import STATE_DIR, Catalog
 from .causes import link_causes, order_actions
 from .circular import circular_for_run
 from .config import LoadedWorkspace, Period, load_workspace, parse_period
+from .events import with_event_findings
 from .findings import empty_findings, quarantine_findings, source_findings, to_findings
 from .payloads import PayloadContext
 from .publish import record_run
@@ -162,7 +163,10 @@ def _stage_evaluate(ctx: RunContext) -> None:
             found = backend.query(query, label=f"rule {rule.id!r}")
             results.append(to_findings(finish_findings(rule, found)))
             ctx.progress("evaluate", done, len(rules))
-        ctx.findings = pa.concat_tables(results).sort_by(_FINDING_ORDER)
+        # Findings that events raised in this period are the run's too (see engine.events).
+        with ctx.catalog.read() as con:
+            found = with_event_findings(con, pa.concat_tables(results), ctx.period.label)
+        ctx.findings = found.sort_by(_FINDING_ORDER)
     finally:
         backend.close()
 
@@ -244,13 +248,16 @@ def run_workspace(
     user: str | None = None,
     now: datetime | None = None,
     loaded: LoadedWorkspace | None = None,
+    authorized: bool = False,
 ) -> RunResult:
     """Run every rule of the workspace in `folder` over one period.
 
     Sources with a watermark read only what changed since the last finished run,
     unless `full` is set. `user` prepares the run's batches (a run without one is
     prepared by the system); `now` fixes the run's clock, which dates findings and
-    decides which waivers hold. `loaded` is the workspace when the caller has loaded it.
+    decides which waivers hold. `loaded` is the workspace when the caller has loaded it;
+    `authorized` says the caller has checked that `user` may run, as the API does for a key
+    that acts as no declared user.
     """
     # Loading compiles every rule against the planned snapshot columns, so a bad rule
     # fails in a second instead of after every source has been read.
@@ -261,7 +268,7 @@ def run_workspace(
     _sweep_abandoned(runs)
     with Catalog(folder) as catalog:
         sync_users(catalog, workspace.config)
-        if user is not None:
+        if user is not None and not authorized:
             authorize(catalog, workspace.config, user, "run")
         recorded = _recorded_runs(catalog, period.label)
         run_id, claim = _claim_run_id(runs, period.label, recorded)

@@ -20,8 +20,16 @@ class DuckDBBackend:
 
     dialect = "duckdb"
 
-    def __init__(self, *, memory_limit: str | None = None, spill_dir: Path | None = None) -> None:
-        self._con = duckdb.connect()
+    def __init__(
+        self,
+        *,
+        memory_limit: str | None = None,
+        spill_dir: Path | None = None,
+        con: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
+        # A cursor of `con` shares its database but not its registered tables; opening a
+        # database costs more than checking a thousand records, so callers may keep one.
+        self._con = duckdb.connect() if con is None else con.cursor()
         self._con.execute("SET TimeZone = 'UTC'")
         if memory_limit:
             self._con.execute("SET memory_limit = ?", [memory_limit])
@@ -32,8 +40,9 @@ class DuckDBBackend:
         """Make the snapshot `system.entity` queryable by the name rules use."""
         self._con.register(table_name(ref), table)
 
-    def query(self, select: exp.Expression, *, label: str) -> pa.Table:
-        sql = select.sql(dialect=self.dialect)
+    def query(self, select: exp.Expression | str, *, label: str) -> pa.Table:
+        """Run a compiled query, or its SQL as generated for this backend before."""
+        sql = select if isinstance(select, str) else select.sql(dialect=self.dialect)
         try:
             return self._con.sql(sql).to_arrow_table()
         except duckdb.Error as exc:

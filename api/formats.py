@@ -1,0 +1,172 @@
+"""Records in and findings out: JSON, CSV and Arrow IPC bodies; JSON, CSV and Parquet answers
+chosen by `Accept`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from fastapi import Response
+
+from engine.lifecycle import LIFECYCLE_FIELDS
+
+from .problems import ApiProblem
+
+JSON = "application/json"
+CSV = "text/csv"
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+ARROW_FILE = "application/vnd.apache.arrow.file"
+PARQUET = "application/vnd.apache.parquet"
+PARQUET_ALIASES = ("application/x-parquet", "application/parquet")
+RECORD_TYPES = (JSON, CSV, ARROW_STREAM, ARROW_FILE)
+
+
+def records_table(body: bytes, content_type: str | None) -> pa.Table:
+    """The posted records as an Arrow table; JSON and CSV values arrive as text, as in a file."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media == JSON or media.endswith("+json"):
+        return _json_records(body)
+    if media == CSV:
+        return _csv_records(body)
+    if media in (ARROW_STREAM, ARROW_FILE):
+        return _arrow_records(body, stream=media == ARROW_STREAM)
+    raise ApiProblem(
+        415,
+        f"records cannot be sent as {media or 'a body without Content-Type'}; send "
+        f"{', '.join(RECORD_TYPES)}.",
+    )
+
+
+def _json_records(body: bytes) -> pa.Table:
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiProblem(400, f"the body is not valid JSON: {exc}.") from None
+    if isinstance(document, dict) and isinstance(document.get("records"), list):
+        document = document["records"]
+    if not isinstance(document, list) or not all(isinstance(r, dict) for r in document):
+        raise ApiProblem(
+            422, 'send the records as a JSON array of objects, or as {"records": [...]}.'
+        )
+    names = list(document[0]) if document else []
+    names += sorted(set().union(*document) - set(names))
+    if document and not names:
+        # Records without fields still count, so the mapping can say what they lack.
+        return pa.table({"__empty": pa.nulls(len(document), pa.string())}).drop_columns(["__empty"])
+    return pa.table({name: _json_column(document, name) for name in names})
+
+
+def _json_column(document: list[dict], name: str) -> pa.Array:
+    """One field of every record as text; a nested value is refused, naming the record."""
+    values = [record.get(name) for record in document]
+    try:
+        # Most exports send text already: Arrow takes it as it is.
+        return pa.array(values, pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    for number, value in enumerate(values, start=1):
+        if isinstance(value, dict | list):
+            raise ApiProblem(
+                422, f"record {number}: {name} holds a nested value; send plain values."
+            )
+    return pa.array([_text(value) for value in values], pa.string())
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _csv_records(body: bytes) -> pa.Table:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ApiProblem(400, "the CSV body is not UTF-8 text.") from None
+    header = next(csv.reader(io.StringIO(text)), None)
+    if not header:
+        raise ApiProblem(422, "the CSV body has no header row naming its columns.")
+    if len(set(header)) != len(header):
+        raise ApiProblem(422, "the CSV header names a column twice.")
+    options = pa_csv.ConvertOptions(
+        column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=True
+    )
+    try:
+        return pa_csv.read_csv(io.BytesIO(text.encode()), convert_options=options)
+    except pa.ArrowInvalid as exc:
+        raise ApiProblem(422, f"the CSV body is malformed: {exc}.") from None
+
+
+def _arrow_records(body: bytes, *, stream: bool) -> pa.Table:
+    try:
+        reader = pa.ipc.open_stream(body) if stream else pa.ipc.open_file(body)
+        return reader.read_all()
+    except (pa.ArrowInvalid, OSError) as exc:
+        kind = "stream" if stream else "file"
+        raise ApiProblem(422, f"the body is not an Arrow IPC {kind}: {exc}.") from None
+
+
+def jsonable(value: object) -> object:
+    """A value of a findings row as JSON: money stays exact as text, days as ISO dates."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def rows(table: pa.Table) -> list[dict]:
+    return [{k: jsonable(v) for k, v in row.items()} for row in table.to_pylist()]
+
+
+def run_rows(findings: pa.Table) -> list[dict]:
+    """Findings found outside a run, in every column of a run's: the lifecycle ones (status,
+    first seen, age, waiver) are empty, since no run has compared them with an earlier one."""
+    for field in LIFECYCLE_FIELDS:
+        if field.name not in findings.column_names:
+            findings = findings.append_column(field, pa.nulls(findings.num_rows, field.type))
+    return rows(findings)
+
+
+def chosen_type(accept: str | None, offered: tuple[str, ...]) -> str:
+    """The first type of `offered` the client accepts, by its q values; JSON for `*/*`."""
+    if not accept:
+        return offered[0]
+    wanted: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept.split(",")):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    quality = float(param[2:])
+                except ValueError:
+                    quality = 0.0
+        wanted.append((-quality, position, media.lower()))
+    for quality, _, media in sorted(wanted):
+        if quality == 0:
+            continue
+        media = PARQUET if media in PARQUET_ALIASES else media
+        if media in ("*/*", "application/*"):
+            return offered[0]
+        if media in offered:
+            return media
+    raise ApiProblem(406, f"this answer is available as {', '.join(offered)}; ask for one.")
+
+
+def table_response(table: pa.Table, media: str, *, headers: dict[str, str]) -> Response:
+    """Findings as CSV or Parquet (JSON answers are built by the routes)."""
+    sink = io.BytesIO()
+    if media == CSV:
+        pa_csv.write_csv(table, sink)
+    else:
+        pq.write_table(table, sink)
+    return Response(sink.getvalue(), media_type=media, headers=headers)

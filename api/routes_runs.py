@@ -1,0 +1,254 @@
+"""Runs: start one in the background, follow it, read its findings and its reports."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine import lifecycle
+from engine.run import RESOLVED_FILE
+from reports.history import find_run
+from reports.pages import EXECUTIVE_REPORT, RUN_REPORT, Kind, render_kind, setup_for_run
+
+from .auth import Caller, caller
+from .formats import CSV, JSON, PARQUET, chosen_type, rows, table_response
+from .jobs import Job
+from .problems import ApiProblem, not_found
+from .schemas import FindingPage, RunList, RunStarted, RunState, problems
+
+router = APIRouter(tags=["runs"])
+
+
+class StartRun(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"period": "2026-11", "full": False}]}
+    )
+
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="The month, YYYY-MM.")
+    full: bool = Field(False, description="Read every source in full, ignoring watermarks.")
+
+
+class Status(StrEnum):
+    new = "new"
+    persisting = "persisting"
+    reopened = "reopened"
+    resolved = "resolved"
+    waived = "waived"
+    open = "open"
+
+
+class ReportKind(StrEnum):
+    run = "run"
+    executive = "executive"
+
+
+@router.post(
+    "/v1/runs",
+    status_code=202,
+    response_model=RunStarted,
+    summary="Start a run in the background",
+    responses=problems(401, 403, 404, 422, 429),
+)
+def start_run(
+    start: StartRun, request: Request, who: Annotated[Caller, Depends(caller("run"))]
+) -> JSONResponse:
+    """The run is prepared by the key's identity (its user, or `key:<id>`), so four eyes keeps
+    that identity from approving the run's batches."""
+    request.app.state.tenants.workspace(who.tenant)
+    job = request.app.state.jobs.start(
+        who.tenant, period=start.period, full=start.full, user=who.user
+    )
+    href = f"/v1/runs/{job.job_id}"
+    return JSONResponse(
+        {"id": job.job_id, "state": job.state, "href": href},
+        status_code=202,
+        headers={"Location": href},
+    )
+
+
+@router.get(
+    "/v1/runs",
+    response_model=RunList,
+    summary="Runs of the tenant, newest first",
+    responses=problems(401, 403, 404, 429),
+)
+def list_runs(request: Request, who: Annotated[Caller, Depends(caller("view"))]) -> dict:
+    jobs = request.app.state.jobs.of_tenant(who.tenant.tenant_id)
+    by_run = {job.run_id: job for job in jobs if job.run_id}
+    listed = [_job_state(job) for job in jobs if job.run_id is None]
+    for row in reversed(_catalog_runs(who)):
+        job = by_run.get(row["run_id"])
+        listed.append(_job_state(job) if job else _finished_state(row))
+    return {"runs": listed}
+
+
+@router.get(
+    "/v1/runs/{run_id}",
+    response_model=RunState,
+    summary="A run's state and progress",
+    responses=problems(401, 403, 404, 429),
+)
+def get_run(run_id: str, request: Request, who: Annotated[Caller, Depends(caller("view"))]) -> dict:
+    """`run_id` is the id `POST /v1/runs` answered, or a run id such as 2026-11.001."""
+    job = request.app.state.jobs.get(who.tenant.tenant_id, run_id)
+    if job is not None:
+        return _job_state(job)
+    for row in _catalog_runs(who):
+        if row["run_id"] == run_id:
+            found = request.app.state.jobs.by_run(who.tenant.tenant_id, run_id)
+            return _job_state(found) if found else _finished_state(row)
+    raise not_found(f"run {run_id!r}")
+
+
+@router.get(
+    "/v1/runs/{run_id}/findings",
+    response_model=FindingPage,
+    summary="A run's findings, filtered and paged",
+    responses={
+        200: {
+            "content": {
+                CSV: {"schema": {"type": "string"}},
+                PARQUET: {"schema": {"type": "string", "format": "binary"}},
+            }
+        },
+        **problems(401, 403, 404, 406, 409, 422, 429),
+    },
+)
+async def run_findings(
+    run_id: str,
+    request: Request,
+    who: Annotated[Caller, Depends(caller("view"))],
+    status: Annotated[Status | None, Query(description="Lifecycle status, or waived/open.")] = None,
+    rule: Annotated[str | None, Query(description="Only this rule's findings.")] = None,
+    severity: Annotated[str | None, Query(description="Only this severity.")] = None,
+    entity: Annotated[str | None, Query(description="Only findings about this entity.")] = None,
+    kind: Annotated[str | None, Query(description="Only this rule kind.")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="Findings per page.")] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Findings to skip.")] = 0,
+) -> Response:
+    """JSON by default; `Accept: text/csv` or `application/vnd.apache.parquet` answer the same
+    page as a file. The findings resolved since the run before are listed too."""
+    media = chosen_type(request.headers.get("accept"), (JSON, CSV, PARQUET))
+    folder = _run_folder(request, who, run_id)
+
+    def page() -> tuple[pa.Table, int]:
+        tables = [pq.read_table(folder / "findings.parquet")]
+        if (folder / RESOLVED_FILE).is_file():
+            tables.append(pq.read_table(folder / RESOLVED_FILE))
+        found = pa.concat_tables(tables)
+        with who.tenant.catalog() as catalog, catalog.read() as con:
+            found = lifecycle.with_current_waivers(con, found, datetime.now(UTC).date())
+        found = lifecycle.select(found, status=status.value if status else None, rule=rule)
+        for column, wanted in (("severity", severity), ("entity", entity), ("kind", kind)):
+            if wanted is not None:
+                found = found.filter(pc.equal(found[column], wanted))
+        return found.slice(offset, limit), found.num_rows
+
+    selected, total = await run_in_threadpool(page)
+    following = offset + limit if offset + limit < total else None
+    headers = {"X-Total-Count": str(total)}
+    if media != JSON:
+        return table_response(selected, media, headers=headers)
+    body = {
+        "run_id": folder.name,
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+        "next_offset": following,
+        "findings": rows(selected),
+    }
+    return JSONResponse(body, headers=headers)
+
+
+@router.get(
+    "/v1/runs/{run_id}/report",
+    response_class=HTMLResponse,
+    summary="A run's report as self-contained HTML",
+    responses={
+        200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+        **problems(401, 403, 404, 409, 429),
+    },
+)
+def run_report(
+    run_id: str,
+    request: Request,
+    who: Annotated[Caller, Depends(caller("view"))],
+    kind: Annotated[ReportKind, Query(description="The run report or the executive report.")] = (
+        ReportKind.run
+    ),
+) -> HTMLResponse:
+    folder = _run_folder(request, who, run_id)
+    name = RUN_REPORT if kind is ReportKind.run else EXECUTIVE_REPORT
+    if (folder / name).is_file():
+        return HTMLResponse((folder / name).read_text(encoding="utf-8"))
+    found = find_run(folder)
+    html = render_kind(
+        Kind(kind.value), found.manifest, found.findings(), found.actions(), setup_for_run(found)
+    )
+    return HTMLResponse(html)
+
+
+def _run_folder(request: Request, who: Caller, run_id: str) -> Path:
+    """The folder of a finished run of the caller's tenant, by job id or run id."""
+    job = request.app.state.jobs.get(who.tenant.tenant_id, run_id)
+    if job is not None and job.run_id is None:
+        raise ApiProblem(
+            409, f"run {run_id} is {job.state}; its findings and report exist once it finished."
+        )
+    folder = who.tenant.run_folder(job.run_id if job else run_id)
+    if folder is None:
+        raise not_found(f"run {run_id!r}")
+    return folder
+
+
+def _catalog_runs(who: Caller) -> list[dict]:
+    with who.tenant.catalog() as catalog, catalog.read() as con:
+        found = con.execute(
+            "SELECT run_id, period, prepared_by, findings, counts FROM runs ORDER BY seq"
+        ).fetchall()
+        batches = con.execute("SELECT run_id, batch_id FROM batches ORDER BY batch_id").fetchall()
+    by_run: dict[str, list[str]] = {}
+    for row in batches:
+        by_run.setdefault(row["run_id"], []).append(row["batch_id"])
+    return [dict(row) | {"batches": by_run.get(row["run_id"], [])} for row in found]
+
+
+def _finished_state(row: dict) -> dict:
+    return {
+        "id": row["run_id"],
+        "run_id": row["run_id"],
+        "period": row["period"],
+        "state": "finished",
+        "progress": None,
+        "error": None,
+        "findings": row["findings"],
+        "lifecycle": json.loads(row["counts"]),
+        "batches": row["batches"],
+        "started_by": row["prepared_by"],
+    }
+
+
+def _job_state(job: Job) -> dict:
+    return {
+        "id": job.job_id,
+        "run_id": job.run_id,
+        "period": job.period,
+        "state": job.state,
+        "progress": job.progress(),
+        "error": job.error,
+        "findings": job.findings,
+        "lifecycle": job.lifecycle,
+        "batches": job.batches,
+        "started_by": job.started_by,
+    }

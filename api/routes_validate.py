@@ -1,0 +1,130 @@
+"""`POST /v1/validate`: records of one entity checked before they are posted, answered at once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pyarrow as pa
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from engine.records import check_records, select_rules, source_of
+
+from .auth import Caller, caller
+from .formats import ARROW_STREAM, CSV, JSON, records_table, run_rows
+from .problems import ApiProblem
+from .schemas import Validated, problems
+
+router = APIRouter(tags=["validate"])
+
+_RECORDS_EXAMPLE = [
+    {
+        "shipment_ref": "SH-0000042",
+        "scac": "NRTH",
+        "pickup_at": "2026-11-03T08:00:00Z",
+        "delivered_at": "2026-11-04T15:30:00Z",
+        "status": "DELIVERED",
+        "freight_cost": "412.50",
+        "carrier_invoice_no": "INV-NRTH-00004",
+    }
+]
+_BODY = {
+    "required": True,
+    "description": (
+        "The records, in the field names the system's source mapping reads (those of its "
+        "export): a JSON array of objects, CSV with a header row, or an Arrow IPC stream."
+    ),
+    "content": {
+        JSON: {
+            "schema": {"type": "array", "items": {"type": "object"}},
+            "example": _RECORDS_EXAMPLE,
+        },
+        CSV: {
+            "schema": {"type": "string"},
+            "example": "shipment_ref,scac,status\nSH-0000042,NRTH,DELIVERED\n",
+        },
+        ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+@router.post(
+    "/v1/validate",
+    response_model=Validated,
+    summary="Check records of one entity before posting them",
+    openapi_extra={"requestBody": _BODY},
+    responses=problems(400, 401, 403, 404, 413, 415, 422, 429),
+)
+async def validate(
+    request: Request,
+    who: Annotated[Caller, Depends(caller("view"))],
+    entity: Annotated[str, Query(description="The canonical entity, e.g. shipment.")],
+    system: Annotated[
+        str | None,
+        Query(description="The system the records are for; may be left out when one maps it."),
+    ] = None,
+    rule: Annotated[list[str] | None, Query(description="A rule id to apply; repeatable.")] = None,
+    pack: Annotated[
+        list[str] | None, Query(description="A built-in pack to apply; repeatable.")
+    ] = None,
+    period: Annotated[
+        str | None,
+        Query(
+            pattern=r"^\d{4}-\d{2}$",
+            description="The month period filters mean (YYYY-MM); the current one by default.",
+        ),
+    ] = None,
+) -> JSONResponse:
+    """Map the records as the month-end run would, quarantine values that do not fit, and
+    run the rules that read them: those named, the packs' rules, or by default every
+    rule of the workspace reading the entity of that system. Other tables a rule reads
+    (master data) come from the tenant's latest finished run."""
+    body = await request.body()
+    settings = request.app.state.settings
+    raw = records_table(body, request.headers.get("content-type"))
+    if raw.num_rows > settings.max_records:
+        raise ApiProblem(
+            413,
+            f"{raw.num_rows:,} records in one call; this server checks at most "
+            f"{settings.max_records:,} per call.",
+        )
+    if raw.num_rows == 0:
+        raise ApiProblem(422, "the body holds no records.")
+    tenants = request.app.state.tenants
+
+    def check() -> dict:
+        workspace = tenants.workspace(who.tenant)
+        found_system, index = source_of(workspace, system, entity)
+        ref = f"{found_system}.{entity}"
+        rules = select_rules(workspace, ref, rule or [], pack or [])
+        latest: list = []
+
+        def references(other: str) -> pa.Table | None:
+            # The catalog is read only when a rule refers to another table.
+            if not latest:
+                latest.append(who.tenant.latest_run())
+            return None if latest[0] is None else tenants.snapshot(latest[0], other)
+
+        checked = check_records(
+            workspace,
+            raw,
+            system=found_system,
+            index=index,
+            rules=rules,
+            references=references,
+            period=period,
+            con=request.app.state.duckdb.connection(),
+        )
+        request.app.state.metrics.count_findings(who.tenant.tenant_id, "validate", checked.findings)
+        return {
+            "entity": entity,
+            "system": found_system,
+            "records": checked.records,
+            "quarantined": checked.quarantined,
+            "rules": list(checked.rules),
+            "skipped": checked.skipped,
+            "findings": run_rows(checked.findings),
+        }
+
+    return JSONResponse(await run_in_threadpool(check))

@@ -1,0 +1,143 @@
+"""`tallyclerk serve` and `tallyclerk keys`: the HTTP API and the keys that reach it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tallyclerk.errors import ConfigError
+
+from .keys import KEYS_FILE, METRICS_ROLE, ROLES, KeyStore
+from .workflow import err, out
+
+keys_app = typer.Typer(help="API keys of the tenants a server serves.", no_args_is_help=True)
+
+Workspaces = Annotated[
+    Path,
+    typer.Option(
+        "--workspaces",
+        help=f"The folder holding one workspace folder per tenant (and {KEYS_FILE}).",
+        show_default=False,
+    ),
+]
+
+
+def serve(
+    workspaces: Workspaces,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    certfile: Annotated[
+        Path | None, typer.Option(help="TLS certificate (PEM); with --keyfile, serve HTTPS.")
+    ] = None,
+    keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+    max_body: Annotated[int, typer.Option(min=1, help="Largest request body, in bytes.")] = (
+        16 * 1024 * 1024
+    ),
+    max_records: Annotated[int, typer.Option(min=1, help="Records per validate call.")] = 10_000,
+    max_events: Annotated[int, typer.Option(min=1, help="Events per events call.")] = 1_000,
+    rate: Annotated[int, typer.Option(min=1, help="Requests per key per minute.")] = 600,
+) -> None:
+    """Serve the HTTP API: each folder under --workspaces with a tallyclerk.yaml is a tenant,
+    named by the folder."""
+    import uvicorn
+
+    from .app import Settings, create_app
+
+    if (certfile is None) != (keyfile is None):
+        raise ConfigError("HTTPS needs both --certfile and --keyfile; give both or neither.")
+    for option, path in (("--certfile", certfile), ("--keyfile", keyfile)):
+        if path is not None and not path.is_file():
+            raise ConfigError(f"{option} {path}: no such file.")
+    settings = Settings(
+        workspaces=workspaces,
+        max_body_bytes=max_body,
+        max_records=max_records,
+        max_events=max_events,
+        requests_per_minute=rate,
+    )
+    app = create_app(settings)
+    scheme = "https" if certfile else "http"
+    err.print(f"Serving {workspaces} on {scheme}://{host}:{port}", highlight=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        ssl_certfile=str(certfile) if certfile else None,
+        ssl_keyfile=str(keyfile) if keyfile else None,
+        log_level="warning",
+        server_header=False,
+    )
+
+
+@keys_app.command("create")
+def keys_create(
+    workspaces: Workspaces,
+    role: Annotated[
+        str, typer.Option(help=f"{', '.join(ROLES)}, or {METRICS_ROLE} for /metrics only.")
+    ],
+    tenant: Annotated[
+        str | None, typer.Option(help="The tenant: its workspace folder's name.")
+    ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user",
+            help="The workspace user the key acts as (four eyes and audit see this user); "
+            "by default the key acts as key:<id>.",
+        ),
+    ] = None,
+) -> None:
+    """Make a key and print it once; only its hash is kept."""
+    if tenant is not None and not (workspaces / tenant / "tallyclerk.yaml").is_file():
+        raise ConfigError(
+            f"--tenant {tenant}: {workspaces / tenant} holds no tallyclerk.yaml; a tenant is a "
+            "workspace folder under --workspaces."
+        )
+    store = KeyStore(workspaces)
+    try:
+        secret, key = store.create(tenant=tenant, role=role, user=user)
+    finally:
+        store.close()
+    err.print(
+        f"Key {key.key_id} for {key.tenant or 'metrics'} ({key.role}, acting as "
+        f"{key.identity}); it is shown only now:",
+        highlight=False,
+    )
+    out.print(secret, highlight=False, markup=False)
+
+
+@keys_app.command("list")
+def keys_list(workspaces: Workspaces) -> None:
+    """Every key: id, tenant, role, who it acts as, and when it was made or revoked."""
+    store = KeyStore(workspaces)
+    try:
+        keys = store.all()
+    finally:
+        store.close()
+    table = Table("key", "tenant", "role", "acts as", "created", "revoked")
+    for key in keys:
+        table.add_row(
+            key.key_id,
+            key.tenant or "",
+            key.role,
+            key.identity,
+            key.created_at,
+            key.revoked_at or "",
+        )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    workspaces: Workspaces, key_id: Annotated[str, typer.Argument(help="The key's id.")]
+) -> None:
+    """Refuse a key from now on; a running server sees it at the key's next request."""
+    store = KeyStore(workspaces)
+    try:
+        key = store.revoke(key_id)
+    finally:
+        store.close()
+    out.print(f"Key {key.key_id} revoked at {key.revoked_at}.", highlight=False)

@@ -1,0 +1,307 @@
+"""Check records of one entity, as a system holds them, before they are posted: mapped and
+quarantined as a run would, then checked by the rules that read them, without a run.
+
+Records arrive in the source's own field names (those its mapping in `tallyclerk.yaml`
+reads), so an integration checks exactly what the month-end run would read from it.
+Other tables a rule reads (master data for a reference check) come from the
+workspace's latest finished run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from adapters.base import ROW_COLUMN, data_columns, with_row_numbers
+from adapters.canonical import ENTITIES
+from adapters.mapping import NumberFormat, apply_mapping
+from rules.compile import compile_rule, finish_findings
+from rules.findings import CompileContext, family_of
+from rules.model import AnyRule
+from rules.packs import PACKS, tables_read
+from rules.sql import columns_of
+from tallyclerk.errors import ConfigError
+
+from .backends.duckdb import DuckDBBackend
+from .config import LoadedWorkspace, parse_period
+from .findings import empty_findings, quarantine_findings, to_findings
+from .rule_set import rules_to_run
+from .snapshot import Snapshot, _check_schema, _wrong_types
+
+log = logging.getLogger(__name__)
+
+# The snapshot of another table a rule reads, by `system.entity`, or None when there is none.
+References = Callable[[str], pa.Table | None]
+# Compiled rules by rule and context, oldest first; a dict is enough, threads only add.
+_SQL: dict[str, str] = {}
+_SQL_CACHE = 512
+# A pack's rules fitted to a workspace that does not enable it, by workspace and pack.
+_PACK_RULES: dict[tuple[int, str], tuple[LoadedWorkspace, list[AnyRule]]] = {}
+# Rule kinds that judge records on their own (with master data to refer to). A match or an
+# aggregate compares a whole system with another, so it runs only when named, and what it
+# finds missing from the records' system is left out: the records are a batch, not all.
+_ON_RECORDS = ("validate", "duplicates", "sequence")
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The findings on some records, the rules that ran, and those that could not."""
+
+    findings: pa.Table
+    rules: tuple[str, ...]
+    skipped: dict[str, str] = field(default_factory=dict)
+    records: int = 0
+    quarantined: int = 0
+
+
+def source_of(workspace: LoadedWorkspace, system: str | None, entity: str) -> tuple[str, int]:
+    """The system and source index that map records of `entity`; the system may be left out
+    when one system maps it, or the entity's owner does."""
+    if entity not in ENTITIES:
+        raise ConfigError(
+            f"unknown entity {entity!r}; the entities are: {', '.join(sorted(ENTITIES))}."
+        )
+    config = workspace.config
+    mapping = {
+        name: index
+        for name, system_config in config.systems.items()
+        for index, source in enumerate(system_config.sources)
+        if source.entity == entity
+    }
+    if system is None:
+        owner = config.ownership.get(entity)
+        if len(mapping) == 1:
+            system = next(iter(mapping))
+        elif owner is not None and owner.owner in mapping:
+            system = owner.owner
+        else:
+            raise ConfigError(
+                f"{len(mapping)} systems map {entity} ({', '.join(sorted(mapping)) or 'none'}); "
+                "name the system the records are for."
+            )
+    if system not in config.systems:
+        raise ConfigError(
+            f"unknown system {system!r}; the workspace's systems are: "
+            f"{', '.join(sorted(config.systems))}."
+        )
+    if system not in mapping:
+        raise ConfigError(
+            f"system {system!r} maps no source onto {entity}; the systems that do: "
+            f"{', '.join(sorted(mapping)) or 'none'}."
+        )
+    return system, mapping[system]
+
+
+def select_rules(
+    workspace: LoadedWorkspace, ref: str, rule_ids: Sequence[str], packs: Sequence[str]
+) -> list[AnyRule]:
+    """The rules to check records of `ref` with: those named, and the packs' rules judging
+    `ref` on its own; by default every such rule of the workspace (see `_ON_RECORDS`)."""
+    known = {rule.id: rule for rule in workspace.rules}
+    chosen: dict[str, AnyRule] = {}
+    for rule_id in rule_ids:
+        rule = known.get(rule_id)
+        if rule is None:
+            raise ConfigError(
+                f"unknown rule {rule_id!r}; this workspace's rules are: "
+                f"{', '.join(sorted(known)) or 'none'}."
+            )
+        if ref not in tables_read(rule.model_dump()):
+            reads = ", ".join(tables_read(rule.model_dump()))
+            raise ConfigError(f"rule {rule_id!r} does not read {ref}; it reads {reads}.")
+        chosen[rule_id] = rule
+    for pack in packs:
+        if pack not in PACKS:
+            raise ConfigError(f"unknown pack {pack!r}; the built-in packs are: {', '.join(PACKS)}.")
+        for rule in _pack_rules(workspace, pack):
+            if rule.kind in _ON_RECORDS and ref in tables_read(rule.model_dump()):
+                chosen.setdefault(rule.id, rule)
+    if not rule_ids and not packs:
+        for rule in workspace.rules:
+            if rule.kind in _ON_RECORDS and ref in tables_read(rule.model_dump()):
+                chosen[rule.id] = rule
+    return list(chosen.values())
+
+
+def check_records(
+    workspace: LoadedWorkspace,
+    raw: pa.Table,
+    *,
+    system: str,
+    index: int,
+    rules: Sequence[AnyRule],
+    references: References,
+    period: str | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> Checked:
+    """Map `raw` onto its entity as source `index` of `system` does, quarantine what does
+    not fit, and run `rules` over the rest; `period` (YYYY-MM) bounds the rules' period
+    filters, the current month by default."""
+    config = workspace.config
+    ref = f"{system}.{config.systems[system].sources[index].entity}"
+
+    # Step 1: map and quarantine, as a run does with a file.
+    snapshot = map_records(workspace, raw, system=system, index=index, con=con)
+    table = snapshot.table
+
+    # Step 2: the other tables the rules read, from the latest finished run.
+    tables = {ref: table}
+    runnable, skipped = [], {}
+    for rule in rules:
+        missing = []
+        for other in tables_read(rule.model_dump()):
+            if other not in tables and (found := references(other)) is not None:
+                tables[other] = found
+            if other not in tables:
+                missing.append(other)
+        if missing:
+            skipped[rule.id] = (
+                f"it reads {', '.join(missing)}, and no finished run of this workspace holds "
+                "a snapshot of it"
+            )
+        else:
+            runnable.append(rule)
+
+    # Step 3: run the rules.
+    label = period or datetime.now(UTC).astimezone(ZoneInfo(config.timezone)).strftime("%Y-%m")
+    context = config.compile_context(
+        {name: t.column_names for name, t in tables.items()},
+        parse_period(label, config.timezone),
+        {name: _families(t) for name, t in tables.items()},
+    )
+    results = [quarantine_findings([snapshot])]
+    backend = DuckDBBackend(con=con)
+    try:
+        for name, found in tables.items():
+            backend.register(name, found)
+        for rule in runnable:
+            found = to_findings(
+                finish_findings(rule, backend.query(compiled_sql(rule, context), label=rule.id))
+            )
+            if rule.kind not in _ON_RECORDS:
+                found = found.filter(pc.not_equal(found["problem"], f"missing_in_{system}"))
+            results.append(found)
+    finally:
+        backend.close()
+    findings = pa.concat_tables([empty_findings(), *results]).sort_by(
+        [("rule_id", "ascending"), ("key", "ascending"), ("field", "ascending")]
+    )
+    return Checked(
+        findings=findings,
+        rules=tuple(rule.id for rule in runnable),
+        skipped=skipped,
+        records=snapshot.read_rows,
+        quarantined=len(snapshot.quarantined),
+    )
+
+
+def map_records(
+    workspace: LoadedWorkspace,
+    raw: pa.Table,
+    *,
+    system: str,
+    index: int,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> Snapshot:
+    """The records mapped onto their entity as source `index` of `system` maps its file, with
+    the values that did not fit quarantined."""
+    source = workspace.config.systems[system].sources[index]
+    entity = ENTITIES[source.entity]
+    ref = f"{system}.{source.entity}"
+    mapping = workspace.mappings[(system, index)]
+    _check_columns(raw, mapping, source.types, ref)
+    raw = with_row_numbers(raw.select(data_columns(raw)))
+    number_format = None
+    if source.number_format is not None:
+        number_format = NumberFormat(source.number_format.decimal, source.number_format.thousands)
+    mapped = apply_mapping(
+        raw,
+        entity,
+        mapping,
+        value_maps=source.value_maps,
+        types=source.types,
+        number_format=number_format,
+        where=f"records for {ref}",
+        con=con,
+    )
+    places = {row: f"record {row}" for row in range(1, raw.num_rows + 1)}
+    table, quarantined = _wrong_types(mapped.table, mapped.rejected, mapping, entity, places)
+    failures = []
+    # The schema check only finds keys that are missing; most batches have none to find.
+    if any(table[name].null_count for name in entity.key if name in table.column_names):
+        table, failures = _check_schema(table, entity, places)
+    table = table.drop_columns([ROW_COLUMN])
+    return Snapshot(
+        system,
+        source.entity,
+        "records",
+        table,
+        "",
+        quarantined=quarantined + failures,
+        read_rows=raw.num_rows,
+    )
+
+
+def compiled_sql(rule: AnyRule, context: CompileContext) -> str:
+    """The rule's SQL for DuckDB; compiling takes far longer than checking a thousand
+    records, and the same rules check records of the same columns call after call."""
+    facts = dataclasses.asdict(context)
+    facts["field_owners"] = sorted(map(list, context.field_owners.items()))
+    key = json.dumps([rule.model_dump(mode="json"), facts], sort_keys=True, default=str)
+    sql = _SQL.get(key)
+    if sql is None:
+        sql = compile_rule(rule, context).sql(dialect="duckdb")
+        if len(_SQL) >= _SQL_CACHE:
+            _SQL.pop(next(iter(_SQL)))
+        _SQL[key] = sql
+    return sql
+
+
+def _pack_rules(workspace: LoadedWorkspace, pack: str) -> list[AnyRule]:
+    """The rules of a pack as they run in this workspace, whether it enables the pack or not."""
+    if pack in workspace.config.packs:
+        return [rule for rule in workspace.rules if workspace.origins.get(rule.id) == pack]
+    cached = _PACK_RULES.get((id(workspace), pack))
+    if cached is not None and cached[0] is workspace:
+        return cached[1]
+    config = workspace.config
+    kinds: dict[str, list[str]] = {}
+    for system, system_config in config.systems.items():
+        kinds.setdefault(system_config.kind, []).append(system)
+    context = config.compile_context(config.planned_tables(), parse_period("2000-01"))
+    found = rules_to_run([], [pack], kinds, context, path=workspace.root / "tallyclerk.yaml")
+    if len(_PACK_RULES) >= _SQL_CACHE:
+        _PACK_RULES.clear()
+    _PACK_RULES[(id(workspace), pack)] = (workspace, list(found.rules))
+    return list(found.rules)
+
+
+def _check_columns(raw: pa.Table, mapping: dict, types: dict[str, str], ref: str) -> None:
+    """Refuse records lacking a column the mapping reads, or holding one it does not know."""
+    read = dict.fromkeys(name for tree in mapping.values() for name in columns_of(tree))
+    read |= dict.fromkeys(types)
+    given = data_columns(raw)
+    missing = [name for name in read if name not in given]
+    if missing:
+        raise ConfigError(
+            f"the records lack {', '.join(repr(n) for n in missing)}, which the mapping of "
+            f"{ref} reads; its columns are: {', '.join(read)}."
+        )
+    unknown = [name for name in given if name not in read]
+    if unknown:
+        raise ConfigError(
+            f"unknown column {unknown[0]!r}: the mapping of {ref} reads only {', '.join(read)}."
+        )
+
+
+def _families(table: pa.Table) -> dict[str, str]:
+    return {f.name: family for f in table.schema if (family := family_of(f.type)) is not None}

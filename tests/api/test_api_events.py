@@ -1,0 +1,103 @@
+"""`POST /v1/events`: milestones judged as they arrive against each key's history (the last
+run's events and those posted since), and reported again by the next run of their period."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from engine.run import run_workspace
+
+EVENTS = "/v1/events?entity=shipment_event&system=tms"
+
+
+def _event(shipment: str, seq: int, status: str, at: str) -> dict:
+    return {
+        "shipment_ref": shipment,
+        "seq": str(seq),
+        "status": status,
+        "event_time": at,
+        "recorded_at": at,
+        "location": "Reno NV",
+    }
+
+
+def _delivered_shipment(served) -> str:
+    """A shipment whose events the last run read, ending DELIVERED in order."""
+    path = served.root / "acme/.tallyclerk/runs/2026-11.001/snapshots/tms__shipment_event.parquet"
+    events = pq.read_table(path)
+    delivered = events.filter(pc.equal(events["status"], "DELIVERED"))
+    return sorted(delivered["shipment_id"].to_pylist())[0]
+
+
+def test_an_event_moving_a_status_back_is_a_finding_at_once(served):
+    shipment = _delivered_shipment(served)
+    headers = served.as_("acme", "preparer")
+    late = [_event(shipment, 99, "IN_TRANSIT", "2026-11-28T10:00:00Z")]
+    response = served.client.post(EVENTS, headers=headers, json=late)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["rules"] == ["shipment-status-sequence"]
+    assert answer["states"] == {f"shipment_id={shipment}": "IN_TRANSIT"}
+    (finding,) = answer["findings"]
+    assert finding["rule_id"] == "shipment-status-sequence"
+    assert (finding["problem"], finding["key"]) == ("status_regression", f"shipment_id={shipment}")
+    assert (finding["owner_value"], finding["other_value"]) == ("DELIVERED", "IN_TRANSIT")
+
+    # The same event again raises nothing new: the finding is known.
+    again = served.client.post(EVENTS, headers=headers, json=late).json()
+    assert again["findings"] == []
+
+
+def test_events_in_lifecycle_order_raise_nothing_and_the_state_is_kept(served):
+    headers = served.as_("acme", "preparer")
+    first = [_event("SH-NEW-1", 1, "TENDERED", "2026-11-10T08:00:00Z")]
+    assert served.client.post(EVENTS, headers=headers, json=first).json()["findings"] == []
+    second = [_event("SH-NEW-1", 2, "PICKED_UP", "2026-11-10T12:00:00Z")]
+    answer = served.client.post(EVENTS, headers=headers, json=second).json()
+    assert answer["findings"] == []
+    assert answer["states"] == {"shipment_id=SH-NEW-1": "PICKED_UP"}
+    # Only now, against the two events kept before it, is a step back a regression.
+    back = [_event("SH-NEW-1", 3, "TENDERED", "2026-11-10T13:00:00Z")]
+    (finding,) = served.client.post(EVENTS, headers=headers, json=back).json()["findings"]
+    assert finding["owner_value"] == "PICKED_UP"
+
+
+def test_the_next_run_of_the_period_reports_what_events_found(served):
+    shipment = _delivered_shipment(served)
+    headers = served.as_("acme", "preparer")
+    late = [_event(shipment, 99, "IN_TRANSIT", "2026-11-28T10:00:00Z")]
+    (raised,) = served.client.post(EVENTS, headers=headers, json=late).json()["findings"]
+
+    result = run_workspace(
+        served.root / "acme", "2026-11", user="pat", now=datetime(2026, 12, 3, 9, tzinfo=UTC)
+    )
+    found = {row["finding_id"]: row for row in result.findings.to_pylist()}
+    assert raised["finding_id"] in found
+    assert found[raised["finding_id"]]["status"] == "new"
+    # The run's own findings are all still there, the event's one besides them.
+    assert result.findings.num_rows == 16
+    # Another tenant's catalog holds none of this.
+    other = sqlite3.connect(served.root / "globex/.tallyclerk/catalog.sqlite")
+    tables = {row[0] for row in other.execute("SELECT name FROM sqlite_master")}
+    assert "event_log" not in tables
+
+
+def test_events_of_an_entity_without_a_lifecycle_are_refused(served):
+    response = served.client.post(
+        "/v1/events?entity=item&system=erp",
+        headers=served.as_("acme", "preparer"),
+        json=[{"ItemNumber": "1"}],
+    )
+    assert response.status_code == 422
+    assert "no sequence rule of this workspace reads erp.item" in response.json()["detail"]
+
+
+def test_too_many_events_in_one_call_are_refused(make_served):
+    served = make_served(max_events=1)
+    events = [_event("SH-1", n, "TENDERED", "2026-11-10T08:00:00Z") for n in (1, 2)]
+    response = served.client.post(EVENTS, headers=served.as_("acme", "preparer"), json=events)
+    assert response.status_code == 413 and "at most 1 per call" in response.json()["detail"]

@@ -1,0 +1,160 @@
+"""The API as it is deployed: `tallyclerk keys` and `tallyclerk serve` as real processes, over
+plain HTTP and over HTTPS with a certificate made for the test."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import re
+import ssl
+import subprocess
+
+import httpx
+import pytest
+
+from tests.api.live import TALLYCLERK, serving
+
+SHIPMENT = {
+    "shipment_ref": "SH-9000002",
+    "scac": "ZZZZ",
+    "pickup_at": "2026-11-03T08:00:00Z",
+    "delivered_at": "2026-11-04T15:30:00Z",
+    "status": "DELIVERED",
+    "freight_cost": "412.50",
+    "carrier_invoice_no": "INV-NRTH-90001",
+}
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"NO_COLOR": "1"}
+    return subprocess.run([TALLYCLERK, *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+@pytest.fixture
+def workspaces(tmp_path, workspaces_template):
+    import shutil
+
+    shutil.copytree(workspaces_template, tmp_path / "workspaces")
+    return tmp_path / "workspaces"
+
+
+def test_keys_are_made_listed_and_revoked_on_the_command_line(workspaces):
+    made = _cli(
+        "keys",
+        "create",
+        "--workspaces",
+        str(workspaces),
+        "--tenant",
+        "acme",
+        "--role",
+        "approver",
+        "--user",
+        "alex",
+    )
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    key_id = re.fullmatch(r"tck_([0-9a-f]{12})_[A-Za-z0-9_-]{43}", key)[1]
+    assert "acting as alex" in made.stderr and "shown only now" in made.stderr
+
+    listed = _cli("keys", "list", "--workspaces", str(workspaces))
+    assert key_id in listed.stdout and "approver" in listed.stdout
+    assert key.rsplit("_", 1)[1] not in listed.stdout
+
+    revoked = _cli("keys", "revoke", "--workspaces", str(workspaces), key_id)
+    assert revoked.returncode == 0 and f"Key {key_id} revoked" in revoked.stdout
+    unknown = _cli("keys", "revoke", "--workspaces", str(workspaces), "000000000000")
+    assert unknown.returncode == 2 and "no key '000000000000'" in unknown.stderr
+    bad = _cli(
+        "keys", "create", "--workspaces", str(workspaces), "--tenant", "nobody", "--role", "viewer"
+    )
+    assert bad.returncode == 2 and "holds no tallyclerk.yaml" in bad.stderr
+    role = _cli(
+        "keys", "create", "--workspaces", str(workspaces), "--tenant", "acme", "--role", "boss"
+    )
+    assert role.returncode == 2 and "unknown role 'boss'" in role.stderr
+
+
+def _key(workspaces, tenant: str = "acme", role: str = "viewer") -> str:
+    made = _cli(
+        "keys", "create", "--workspaces", str(workspaces), "--tenant", tenant, "--role", role
+    )
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip()
+
+
+def test_a_real_server_answers_on_loopback(workspaces):
+    key = _key(workspaces)
+    with serving(workspaces) as url:
+        headers = {"Authorization": f"Bearer {key}"}
+        response = httpx.post(
+            f"{url}/v1/validate?entity=shipment&system=tms", headers=headers, json=[SHIPMENT]
+        )
+        assert response.status_code == 200, response.text
+        assert [f["rule_id"] for f in response.json()["findings"]] == ["shipment-carrier-known"]
+        assert "server" not in response.headers
+        refused = httpx.get(f"{url}/v1/runs")
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/problem+json"
+        big = httpx.post(
+            f"{url}/v1/validate?entity=shipment",
+            headers=headers | {"content-type": "text/csv"},
+            content=b"x" * (17 * 1024 * 1024),
+        )
+        assert big.status_code == 413
+
+
+def _certificate(folder) -> tuple:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_https_when_given_a_certificate_and_key(workspaces, tmp_path):
+    cert, key_file = _certificate(tmp_path)
+    key = _key(workspaces)
+    trust = ssl.create_default_context(cafile=str(cert))
+    extra = ("--certfile", str(cert), "--keyfile", str(key_file))
+    with serving(workspaces, *extra, scheme="https", verify=trust) as url:
+        response = httpx.get(
+            f"{url}/v1/runs", headers={"Authorization": f"Bearer {key}"}, verify=trust
+        )
+        assert response.status_code == 200
+        assert response.json()["runs"][0]["run_id"] == "2026-11.001"
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(url.replace("https", "http") + "/healthz", timeout=5)
+
+
+def test_serve_refuses_half_a_tls_setup(workspaces, tmp_path):
+    cert, _ = _certificate(tmp_path)
+    result = _cli("serve", "--workspaces", str(workspaces), "--certfile", str(cert))
+    assert result.returncode == 2 and "both --certfile and --keyfile" in result.stderr

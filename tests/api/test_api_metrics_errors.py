@@ -1,0 +1,118 @@
+"""`/metrics` in Prometheus text, the OpenAPI document, and errors that keep the server's
+insides (stack traces, paths, secrets) to themselves."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client.parser import text_string_to_metric_families
+
+SHIPMENT = {
+    "shipment_ref": "SH-9000002",
+    "scac": "ZZZZ",
+    "pickup_at": "2026-11-03T08:00:00Z",
+    "delivered_at": "2026-11-04T15:30:00Z",
+    "status": "DELIVERED",
+    "freight_cost": "412.50",
+    "carrier_invoice_no": "INV-NRTH-90001",
+}
+
+
+def _samples(text: str) -> dict[tuple[str, tuple], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_runs_findings_and_time_requests(served):
+    metrics = {"Authorization": f"Bearer {served.store.create(tenant=None, role='metrics')[0]}"}
+    admin = served.as_("acme", "admin")
+    validated = served.client.post(
+        "/v1/validate?entity=shipment&system=tms", headers=admin, json=[SHIPMENT]
+    )
+    assert validated.status_code == 200
+    job = served.client.post("/v1/runs", headers=admin, json={"period": "2026-11"}).json()
+    deadline = time.monotonic() + 120
+    while served.client.get(f"/v1/runs/{job['id']}", headers=admin).json()["state"] not in (
+        "finished",
+        "failed",
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+    response = served.client.get("/metrics", headers=metrics)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    samples = _samples(response.text)
+    assert samples[("tallyclerk_runs_total", (("outcome", "finished"), ("tenant", "acme")))] == 1
+    rule = (
+        ("rule", "shipment-carrier-known"),
+        ("severity", "high"),
+        ("source", "validate"),
+        ("tenant", "acme"),
+    )
+    assert samples[("tallyclerk_findings_total", rule)] == 1
+    run_findings = sum(
+        value
+        for (name, labels), value in samples.items()
+        if name == "tallyclerk_findings_total" and ("source", "run") in labels
+    )
+    assert run_findings == 15
+    validate_count = (
+        "tallyclerk_request_duration_seconds_count",
+        (("method", "POST"), ("route", "/v1/validate"), ("status", "200")),
+    )
+    assert samples[validate_count] == 1
+    templated = [
+        labels
+        for (name, labels) in samples
+        if name == "tallyclerk_request_duration_seconds_count"
+        and ("route", "/v1/runs/{run_id}") in labels
+    ]
+    assert templated, "requests are timed by their route's template, not their URL"
+
+
+def test_the_openapi_document_describes_every_endpoint_with_examples(served):
+    document = served.client.get("/openapi.json").json()
+    paths = document["paths"]
+    assert {"/v1/validate", "/v1/events", "/v1/runs", "/v1/runs/{run_id}/findings"} <= set(paths)
+    assert document["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            assert operation.get("summary"), (method, path)
+            assert "200" in operation["responses"] or "202" in operation["responses"]
+    body = paths["/v1/validate"]["post"]["requestBody"]["content"]
+    assert {"application/json", "text/csv", "application/vnd.apache.arrow.stream"} <= set(body)
+    assert body["application/json"]["example"][0]["shipment_ref"]
+    assert document["components"]["schemas"]["Finding"]["examples"]
+
+
+def test_errors_show_no_server_paths_or_traces(served):
+    (served.root / "acme/tallyclerk.yaml").write_text("name: [unclosed\n")
+    response = served.client.get(
+        "/v1/batches/2026-11.001/wms:item", headers=served.as_("acme", "approver", user="alex")
+    )
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail.startswith("acme/tallyclerk.yaml line 2, column 1: not valid YAML")
+    assert str(served.root) not in response.text and "Traceback" not in response.text
+
+
+def test_an_unexpected_failure_is_a_500_without_its_insides(served):
+    catalog = served.root / "acme/.tallyclerk/catalog.sqlite"
+    catalog.write_bytes(b"this is no database " * 100)
+    response = served.client.get("/v1/runs", headers=served.as_("acme", "viewer"))
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert str(served.root) not in response.text and "Traceback" not in response.text
+    assert "sqlite" not in response.text.lower() or "catalog" in response.json()["detail"]
+
+
+def test_an_unknown_path_is_a_problem_too(served):
+    response = served.client.get("/v2/everything")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == (
+        "there is no /v2/everything; the OpenAPI document is /openapi.json."
+    )

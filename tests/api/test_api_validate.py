@@ -1,0 +1,185 @@
+"""`POST /v1/validate`: records as a system exports them, checked as the month-end run would
+check them, in any of the three body formats; and every kind of bad input as a clear 4xx."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from engine.lifecycle import RUN_FINDINGS_SCHEMA
+
+PROBLEM = "application/problem+json"
+SHIPMENTS = "/v1/validate?entity=shipment&system=tms&period=2026-11"
+
+
+def _shipment(ref: str, **changes: str | None) -> dict:
+    row = {
+        "shipment_ref": ref,
+        "scac": "NRTH",
+        "pickup_at": "2026-11-03T08:00:00Z",
+        "delivered_at": "2026-11-04T15:30:00Z",
+        "status": "DELIVERED",
+        "freight_cost": "412.50",
+        "carrier_invoice_no": "INV-NRTH-90001",
+    }
+    return row | changes
+
+
+RECORDS = [
+    _shipment("SH-9000001"),
+    _shipment("SH-9000002", scac="ZZZZ"),
+    _shipment("SH-9000003", delivered_at="2026-11-01T08:00:00Z"),
+]
+
+
+def _csv(records: list[dict]) -> bytes:
+    sink = io.StringIO()
+    writer = csv.DictWriter(sink, fieldnames=list(records[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return sink.getvalue().encode()
+
+
+def _arrow(records: list[dict]) -> bytes:
+    table = pa.Table.from_pylist(records)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _post(served, body: bytes, content_type: str, path: str = SHIPMENTS, role: str = "viewer"):
+    headers = served.as_("acme", role) | {"content-type": content_type}
+    return served.client.post(path, headers=headers, content=body)
+
+
+def _found(answer: dict) -> list[tuple[str, str, str, str]]:
+    return sorted((f["rule_id"], f["problem"], f["key"], f["field"]) for f in answer["findings"])
+
+
+def test_records_are_checked_by_the_rules_reading_them_against_the_last_runs_master_data(served):
+    response = served.client.post(SHIPMENTS, headers=served.as_("acme", "viewer"), json=RECORDS)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["entity"] == "shipment" and answer["system"] == "tms"
+    assert answer["records"] == 3 and answer["quarantined"] == 0
+    # Rules comparing whole systems (match, aggregate) run only when named.
+    assert answer["rules"] == ["shipment-carrier-known", "shipment-delivered-after-pickup"]
+    # ZZZZ is no carrier in the ERP's carrier master of the last run; NRTH is.
+    assert _found(answer) == [
+        ("shipment-carrier-known", "reference", "shipment_id=SH-9000002", "carrier_scac"),
+        ("shipment-delivered-after-pickup", "expression", "shipment_id=SH-9000003", "delivered_at"),
+    ]
+
+
+def test_json_csv_and_arrow_bodies_give_the_same_findings(served):
+    answers = [
+        _post(served, body, media).json()
+        for body, media in (
+            (json.dumps(RECORDS).encode(), "application/json"),
+            (_csv(RECORDS), "text/csv"),
+            (_arrow(RECORDS), "application/vnd.apache.arrow.stream"),
+        )
+    ]
+    assert answers[0]["findings"] == answers[1]["findings"] == answers[2]["findings"]
+    assert len(answers[0]["findings"]) == 2
+
+
+def test_findings_have_the_columns_of_a_runs_findings_in_the_same_order(served):
+    answer = served.client.post(
+        SHIPMENTS, headers=served.as_("acme", "viewer"), json=RECORDS
+    ).json()
+    run_file = served.root / "acme/.tallyclerk/runs/2026-11.001/findings.parquet"
+    run_columns = pq.read_schema(run_file).names
+    assert run_columns == RUN_FINDINGS_SCHEMA.names
+    finding = answer["findings"][0]
+    assert list(finding) == run_columns
+    # No earlier run compared these findings: their lifecycle is empty.
+    assert {finding[name] for name in run_columns[-6:]} == {None}
+
+
+def test_a_value_that_does_not_cast_is_quarantined_as_in_a_run(served):
+    records = [_shipment("SH-9000004", freight_cost="twelve")]
+    answer = served.client.post(SHIPMENTS, headers=served.as_("acme", "viewer"), json=records)
+    body = answer.json()
+    assert body["quarantined"] == 1
+    assert ("schema.tms__shipment", "quarantined", "shipment_id=SH-9000004", "freight_cost") in (
+        _found(body)
+    )
+
+
+def test_a_named_match_rule_compares_the_records_without_calling_the_rest_missing(served):
+    path = SHIPMENTS + "&rule=shipment-wms-vs-tms"
+    answer = served.client.post(path, headers=served.as_("acme", "viewer"), json=RECORDS).json()
+    assert answer["rules"] == ["shipment-wms-vs-tms"]
+    # The WMS has none of these shipments; that the TMS lacks the WMS's others is no finding.
+    assert {f["problem"] for f in answer["findings"]} == {"missing_in_wms"}
+    keys = {f"shipment_id={record['shipment_ref']}" for record in RECORDS}
+    assert {f["key"] for f in answer["findings"]} == keys
+
+
+def test_a_pack_the_workspace_does_not_enable_can_be_applied(served):
+    path = SHIPMENTS + "&pack=order-to-ship"
+    answer = served.client.post(path, headers=served.as_("acme", "viewer"), json=RECORDS).json()
+    assert answer["rules"] == ["order-to-ship.shipment-carried"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "content_type", "status", "detail"),
+    [
+        ("/v1/validate?entity=spaceship", None, "application/json", 422, "unknown entity"),
+        (SHIPMENTS.replace("tms", "crm"), None, "application/json", 422, "unknown system"),
+        ("/v1/validate?entity=shipment", None, "application/json", 422, "mapping of wms.shipment"),
+        (SHIPMENTS + "&rule=nope", None, "application/json", 422, "unknown rule 'nope'"),
+        (SHIPMENTS + "&rule=item-master-sync", None, "application/json", 422, "does not read"),
+        (SHIPMENTS + "&pack=nope", None, "application/json", 422, "unknown pack 'nope'"),
+        (SHIPMENTS, None, "application/xml", 415, "cannot be sent as application/xml"),
+        (SHIPMENTS, b"", "", 415, "without Content-Type"),
+        (SHIPMENTS, b"[{", "application/json", 400, "not valid JSON"),
+        (SHIPMENTS, b'{"a": 1}', "application/json", 422, "JSON array of objects"),
+        (SHIPMENTS, b"[]", "application/json", 422, "holds no records"),
+        (SHIPMENTS, b"[{}, {}]", "application/json", 422, "the records lack"),
+        (SHIPMENTS, b'[{"shipment_ref": {"x": 1}}]', "application/json", 422, "nested value"),
+        (
+            SHIPMENTS,
+            b"shipment_ref,scac\nSH-1,NRTH\n",
+            "text/csv",
+            422,
+            "the records lack 'pickup_at'",
+        ),
+        (SHIPMENTS, b"a,b\n1,2,3\n", "text/csv", 422, "CSV body is malformed"),
+        (SHIPMENTS, b"", "text/csv", 422, "no header row"),
+        (SHIPMENTS, b"not arrow", "application/vnd.apache.arrow.stream", 422, "not an Arrow"),
+        ("/v1/validate?entity=shipment&period=11-2026", b"[]", "application/json", 422, "period"),
+    ],
+)
+def test_bad_input_is_a_clear_problem(served, path, body, content_type, status, detail):
+    if body is None:
+        body = json.dumps(RECORDS).encode() if content_type == "application/json" else b"x"
+    response = _post(served, body, content_type, path)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert detail in response.json()["detail"]
+
+
+def test_an_unknown_column_is_named(served):
+    records = [_shipment("SH-9000005") | {"colour": "red"}]
+    response = served.client.post(SHIPMENTS, headers=served.as_("acme", "viewer"), json=records)
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("unknown column 'colour'")
+
+
+def test_json_numbers_and_booleans_are_read_as_the_text_a_file_would_hold(served):
+    records = [_shipment("SH-9000006") | {"freight_cost": 412.5}, _shipment("SH-9000007")]
+    records[1]["freight_cost"] = -1
+    answer = served.client.post(SHIPMENTS, headers=served.as_("acme", "viewer"), json=records)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["quarantined"] == 0
+    flag = [_shipment("SH-9000008", status=True)]
+    answer = served.client.post(SHIPMENTS, headers=served.as_("acme", "viewer"), json=flag)
+    assert answer.status_code == 200 and answer.json()["records"] == 1
