@@ -8,7 +8,6 @@ so a failed or killed run leaves neither a half-written folder nor a half record
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -27,7 +26,7 @@ import pyarrow.parquet as pq
 from rules.compile import compile_rule, finish_findings
 from rules.findings import family_of
 from rules.sql import table_name
-from tallyclerk.errors import ConfigError, RunError, SourceError, TallyclerkError
+from tallyclerk.errors import RunError, SourceError, TallyclerkError
 
 from . import alerts, lifecycle, sla
 from .access import authorize, sync_users
@@ -42,15 +41,19 @@ from .findings import empty_findings, quarantine_findings, source_findings, to_f
 from .payloads import PayloadContext
 from .publish import record_run
 from .register import RegisterSummary, live_actions
+from .run_folder import (
+    STAGING,
+    claim_run_id,
+    previous_snapshots,
+    recorded_runs,
+    sweep_abandoned,
+)
 from .snapshot import Previous, Snapshot, take_snapshot
 
 log = logging.getLogger(__name__)
 
 RUNS_DIR = "runs"
 RESOLVED_FILE = "resolved.parquet"
-# Names of a run in progress: its staging folder (with the pid) and its claimed run id.
-_STAGING = ".tmp-"
-_CLAIM = ".claim-"
 
 _FINDING_ORDER = [("rule_id", "ascending"), ("key", "ascending"), ("field", "ascending")]
 
@@ -265,14 +268,14 @@ def run_workspace(
     period = parse_period(period_text, workspace.config.timezone)
     runs = folder / STATE_DIR / RUNS_DIR
     runs.mkdir(parents=True, exist_ok=True)
-    _sweep_abandoned(runs)
+    sweep_abandoned(runs)
     with Catalog(folder) as catalog:
         sync_users(catalog, workspace.config)
         if user is not None and not authorized:
             authorize(catalog, workspace.config, user, "run")
-        recorded = _recorded_runs(catalog, period.label)
-        run_id, claim = _claim_run_id(runs, period.label, recorded)
-        staging = runs / f"{_STAGING}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        recorded = recorded_runs(catalog, period.label)
+        run_id, claim = claim_run_id(runs, period.label, recorded)
+        staging = runs / f"{STAGING}{os.getpid()}-{uuid.uuid4().hex[:12]}"
         try:
             staging.mkdir()
             ctx = RunContext(
@@ -335,100 +338,6 @@ def _publish(ctx: RunContext, runs: Path) -> RunResult:
     return RunResult(
         ctx.run_id, published, manifest, ctx.findings, ctx.actions, found.resolved, summary
     )
-
-
-def _sweep_abandoned(runs: Path) -> None:
-    """Remove the staging folders and claims of runs whose process is gone (killed -9)."""
-    for path in runs.iterdir():
-        if not path.name.startswith((_STAGING, _CLAIM)):
-            continue
-        owner = path.name.removeprefix(_STAGING).split("-")[0] if path.is_dir() else None
-        if owner is None:
-            owner = path.read_text(encoding="utf-8").strip() if path.is_file() else ""
-        if owner.isdigit() and not _process_alive(int(owner)):
-            log.warning("removing %s, left by run process %s that no longer exists", path, owner)
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def previous_snapshots(runs: Path) -> dict[str, Previous]:
-    """The snapshots of the last finished run, by `system.entity`, for incremental reads."""
-    finished = []
-    for folder in runs.iterdir():
-        manifest_path = folder / "manifest.json"
-        if folder.name.startswith(".") or not manifest_path.is_file():
-            continue
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        finished.append((manifest.get("finished_at", ""), folder.name, folder, manifest))
-    if not finished:
-        return {}
-    _, run_id, folder, manifest = max(finished, key=lambda item: item[:2])
-    found = {}
-    for entry in manifest.get("snapshots", []):
-        ref = f"{entry['system']}.{entry['entity']}"
-        path = folder / "snapshots" / f"{table_name(ref)}.parquet"
-        if path.is_file():
-            found[ref] = Previous(run_id=run_id, manifest=entry, path=path)
-    return found
-
-
-def _recorded_runs(catalog: Catalog, period: str) -> set[str]:
-    """The run ids of `period` in the catalog; refuses a period before the latest run's.
-
-    Each run is compared with the previous one, so a run of an earlier period after a later
-    one would resolve the later period's findings and make its approved actions obsolete.
-    """
-    with catalog.read() as con:
-        latest = con.execute("SELECT run_id, period FROM runs ORDER BY seq DESC LIMIT 1").fetchone()
-        ids = {
-            row["run_id"]
-            for row in con.execute("SELECT run_id FROM runs WHERE period = ?", (period,))
-        }
-    if latest is not None and period < latest["period"]:
-        raise ConfigError(
-            f"--period {period} is before {latest['period']}, the period of the latest run "
-            f"{latest['run_id']}: runs are compared with the previous one, so an earlier period "
-            "run now would resolve the later period's findings. Run the periods in order, or "
-            "restate the earlier period in a copy of the workspace without its .tallyclerk folder."
-        )
-    return ids
-
-
-def _claim_run_id(runs: Path, period: str, recorded: set[str]) -> tuple[str, Path]:
-    """The next free run id of the period, claimed atomically so two runs never share one.
-
-    Ids the catalog has recorded stay taken even when their run folder was deleted.
-    """
-    while True:
-        names = [p.name.removeprefix(_CLAIM) for p in runs.iterdir()] + sorted(recorded)
-        numbers = [
-            int(tail)
-            for name in names
-            if name.startswith(f"{period}.") and (tail := name.rsplit(".", 1)[1]).isdigit()
-        ]
-        run_id = f"{period}.{max(numbers, default=0) + 1:03d}"
-        claim = runs / f"{_CLAIM}{run_id}"
-        try:
-            with claim.open("x", encoding="utf-8") as handle:
-                handle.write(str(os.getpid()))
-        except FileExistsError:
-            continue
-        if (runs / run_id).exists():
-            claim.unlink()
-            continue
-        return run_id, claim
 
 
 def _manifest(ctx: RunContext, *, run_id: str) -> dict:

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from api.app import Settings, create_app
 from api.keys import KeyStore
 from engine.run import run_workspace
+from tests.engine.harborline import make_tenant, run
 
 TENANTS = ("acme", "globex")
 ROLES = ("viewer", "preparer", "approver", "admin")
@@ -46,10 +47,11 @@ def workspaces_template(tmp_path_factory, closed_harborline) -> Path:
     """Two tenants after their first run (prepared by ada), made once per session; globex
     has closed October too (run 2026-10.001, batch finance:journal_line)."""
     root = tmp_path_factory.mktemp("workspaces")
-    for tenant in TENANTS:
-        closed_harborline(root / tenant, user="ada")
-    # Globex also closed October, so it holds a run and a batch that acme has not.
-    run_workspace(root / "globex", "2026-10", user="pat", now=datetime(2026, 12, 2, 9, tzinfo=UTC))
+    closed_harborline(root / "acme", user="ada")
+    # Globex closed October before November, so it holds a run and a batch that acme has not.
+    globex = make_tenant(root / "globex")
+    run_workspace(globex, "2026-10", user="pat", now=datetime(2026, 11, 2, 9, tzinfo=UTC))
+    run(globex, 1, user="ada")
     return root
 
 

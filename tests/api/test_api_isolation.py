@@ -89,7 +89,7 @@ def test_lists_hold_only_the_tenants_own(served):
     acme_runs = served.client.get("/v1/runs", headers=acme).json()["runs"]
     globex_runs = served.client.get("/v1/runs", headers=globex).json()["runs"]
     assert [r["run_id"] for r in acme_runs] == ["2026-11.001"]
-    assert [r["run_id"] for r in globex_runs] == ["2026-10.001", "2026-11.001"]
+    assert [r["run_id"] for r in globex_runs] == ["2026-11.001", "2026-10.001"]
     acme_batches = served.client.get("/v1/batches", headers=acme).json()["batches"]
     assert all(b["run_id"] == "2026-11.001" for b in acme_batches)
     filtered = served.client.get("/v1/batches?run=2026-10.001", headers=acme).json()

@@ -32,8 +32,8 @@ def test_a_run_starts_in_the_background_and_reports_its_progress(served):
     state = _wait(served, job["id"], headers)
     assert state["state"] == "finished", state
     assert state["run_id"] == "2026-11.002"
-    assert state["progress"]["stages_done"] == state["progress"]["stages"] == 6
-    assert state["lifecycle"]["persisting"] == 15 and state["findings"] == 15
+    assert state["progress"]["stages_done"] == state["progress"]["stages"] == 8
+    assert state["lifecycle"]["persisting"] == 20 and state["findings"] == 20
     assert state["started_by"] == f"key:{headers['Authorization'].split('_')[1]}"
 
     listed = served.client.get("/v1/runs", headers=headers).json()["runs"]
@@ -68,7 +68,7 @@ def test_findings_are_filtered_and_paged(served):
     headers = served.as_("acme", "viewer")
     path = "/v1/runs/2026-11.001/findings"
     everything = served.client.get(path, headers=headers).json()
-    assert everything["total"] == 15 and len(everything["findings"]) == 15
+    assert everything["total"] == 20 and len(everything["findings"]) == 20
     assert everything["next_offset"] is None
 
     first = served.client.get(f"{path}?limit=4", headers=headers).json()
@@ -80,7 +80,7 @@ def test_findings_are_filtered_and_paged(served):
     assert critical["total"] == 3
     assert {f["severity"] for f in critical["findings"]} == {"critical"}
     items = served.client.get(f"{path}?rule=item-master-sync&status=new", headers=headers).json()
-    assert items["total"] == 4
+    assert items["total"] == 5
     assert {f["rule_id"] for f in items["findings"]} == {"item-master-sync"}
     assert served.client.get(f"{path}?status=resolved", headers=headers).json()["total"] == 0
     assert served.client.get(f"{path}?status=nonsense", headers=headers).status_code == 422
@@ -102,7 +102,7 @@ def test_findings_come_as_csv_or_parquet_by_accept(served):
     assert as_parquet.headers["content-type"] == parquet
     table = pq.read_table(io.BytesIO(as_parquet.content))
     assert table["finding_id"].to_pylist() == [f["finding_id"] for f in as_json]
-    assert as_parquet.headers["x-total-count"] == "4"
+    assert as_parquet.headers["x-total-count"] == "5"
 
     refused = served.client.get(path, headers=headers | {"accept": "image/png"})
     assert refused.status_code == 406
@@ -124,8 +124,8 @@ def test_batches_are_listed_and_shown(served):
     assert "2026-11.001/wms:item" in [b["batch_id"] for b in listed]
     batch = served.client.get(ITEMS, headers=headers).json()
     assert batch["state"] == "pending" and batch["prepared_by"] == "ada"
-    assert len(batch["actions"]) == 3 and batch["counts"] == {"pending": 3}
-    assert sorted(a["kind"] for a in batch["actions"]) == ["create", "update", "update"]
+    assert len(batch["actions"]) == 4 and batch["counts"] == {"pending": 4}
+    assert sorted(a["kind"] for a in batch["actions"]) == ["create", "create", "update", "update"]
     assert all(set(a["payload"]["record"]) == {"SKU"} for a in batch["actions"])
     assert (
         served.client.get("/v1/batches/2026-11.001/wms:nothing", headers=headers).status_code == 404
@@ -164,7 +164,7 @@ def test_four_eyes_holds_for_keys_made_for_workspace_users(served):
 
 def test_four_eyes_holds_for_the_key_that_started_the_run(served):
     admin = served.as_("acme", "admin")
-    job = served.client.post("/v1/runs", headers=admin, json={"period": "2026-10"}).json()
+    job = served.client.post("/v1/runs", headers=admin, json={"period": "2026-12"}).json()
     state = _wait(served, job["id"], admin)
     assert state["state"] == "finished", state
     batch = state["batches"][0]
@@ -197,10 +197,10 @@ def test_an_approved_batch_exports_as_json_lines_or_csv(served):
     served.client.post(ITEMS + "/approve", headers=approver, json={})
     lines = served.client.post(ITEMS + "/export", headers=approver)
     assert lines.status_code == 200 and lines.headers["content-type"] == "application/x-ndjson"
-    assert len(lines.text.strip().splitlines()) == 3
+    assert len(lines.text.strip().splitlines()) == 4
     as_csv = served.client.post(ITEMS + "/export", headers=approver | {"accept": "text/csv"})
     assert as_csv.headers["content-type"].startswith("text/csv")
-    assert len(as_csv.text.strip().splitlines()) == 4
+    assert len(as_csv.text.strip().splitlines()) == 5
 
 
 def test_submitting_hands_the_batch_over_and_bars_the_submitter(served):
