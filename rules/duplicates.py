@@ -14,6 +14,7 @@ from sqlglot import exp
 from tallyclerk.errors import RuleError
 
 from .findings import BODY_COLUMNS, CompileContext, body_select, key_text
+from .keys import NUMERIC
 from .model import DuplicatesRule, NearDuplicates
 from .sql import (
     as_text,
@@ -77,6 +78,12 @@ def _exact_sql(rule: DuplicatesRule, ctx: CompileContext) -> exp.Select:
     keys = [col(column) for column in rule.key]
     count = exp.Count(this=exp.Star())
     field = "+".join(rule.key)
+    amount = None
+    if rule.money_field is not None:
+        ctx.require(rule.table, [rule.money_field], where=where(rule.id, "money_field"))
+        money = exp.cast(col(rule.money_field), NUMERIC)
+        # Every record but the largest is money paid or billed once too often.
+        amount = exp.Sub(this=exp.Sum(this=money), expression=exp.Max(this=money.copy()))
     body = body_select(
         problem="duplicate_key",
         key=key_text([(column, col(column)) for column in rule.key]),
@@ -85,7 +92,7 @@ def _exact_sql(rule: DuplicatesRule, ctx: CompileContext) -> exp.Select:
         owner_system=ctx.owner(entity, field),
         owner_value=None,
         other_value=count,
-        amount_at_risk=None,
+        amount_at_risk=amount,
         message=sentence(f"{system} has ", count, f" {entity} records with this key"),
     )
     # A record without a key is a not_null finding of a validate rule, not a duplicate.

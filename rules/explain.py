@@ -192,6 +192,10 @@ def _duplicates(rule: DuplicatesRule) -> list[str]:
         f"Looks for one thing recorded twice in {rule.table}:",
         f"- duplicate_key: {', '.join(rule.key)} on more than one record.",
     ]
+    if rule.money_field is not None:
+        lines.append(
+            f"  Money at risk: the {rule.money_field} of every record of the key but its largest."
+        )
     if rule.near is not None:
         near = rule.near
         blocks = " or ".join("+".join(block) for block in near.blocking_keys())

@@ -249,6 +249,15 @@ class DuplicatesRule(RuleBase):
     table: str
     key: list[str] = Field(min_length=1)
     near: NearDuplicates | None = None
+    # A money column: what the records of a key hold beyond one of them is at risk
+    # (an invoice billed twice pays its amount once too often).
+    money_field: str | None = None
+
+    @model_validator(mode="after")
+    def _money_is_no_key(self) -> DuplicatesRule:
+        if self.money_field in self.key:
+            raise ValueError("money_field: name a money column, not a key column")
+        return self
 
     _ref = field_validator("table")(check_table_ref)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import polars as pl
 import pytest
 
 from rules.compile import compile_rule, rule_sql
 from tallyclerk.errors import RuleError
 
-from .conftest import build_context, parse_rule
+from .conftest import build_context, parse_rule, refusal
 
 OWNERS = {"customer": "erp", "freight_invoice": "finance"}
 
@@ -23,6 +25,45 @@ def _customers_rule(threshold: float | None = 0.85) -> dict:
     if threshold is not None:
         rule["near"] = {"block": ["postal_code"], "compare": "name", "threshold": threshold}
     return rule
+
+
+def test_an_invoice_billed_twice_puts_its_extra_amounts_at_risk(run_rule):
+    invoices = pl.DataFrame(
+        {
+            "carrier_scac": ["SBLT", "SBLT", "ATLX", "ATLX", "ATLX", "NRTH"],
+            "carrier_invoice_no": ["I-1", "I-1", "I-2", "I-2", "I-2", "I-3"],
+            "amount": ["9079.15", "9079.15", "100.00", "250.50", "100.00", "75.00"],
+        }
+    ).with_columns(pl.col("amount").cast(pl.Decimal(12, 2)))
+    rule = {
+        "id": "billed-twice",
+        "kind": "duplicates",
+        "table": "finance.freight_invoice",
+        "key": ["carrier_scac", "carrier_invoice_no"],
+        "money_field": "amount",
+    }
+    found = run_rule(
+        rule,
+        {"finance.freight_invoice": invoices},
+        owners=OWNERS,
+        columns=("key", "other_value", "amount_at_risk"),
+    )
+    # Every record of a key but its largest is billed once too often.
+    assert found == [
+        ("carrier_scac=ATLX, carrier_invoice_no=I-2", "3", Decimal("200.00")),
+        ("carrier_scac=SBLT, carrier_invoice_no=I-1", "2", Decimal("9079.15")),
+    ]
+
+
+def test_a_money_field_that_is_a_key_column_is_refused():
+    rule = {
+        "id": "billed-twice",
+        "kind": "duplicates",
+        "table": "finance.freight_invoice",
+        "key": ["carrier_invoice_no"],
+        "money_field": "carrier_invoice_no",
+    }
+    assert refusal(rule) == ("money_field: name a money column, not a key column")
 
 
 def test_exact_duplicates_are_reported_once_per_key(run_rule):
