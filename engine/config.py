@@ -24,6 +24,7 @@ from rules.packs import PACKS, load_pack
 from rules.sql import parse_expression
 from tallyclerk.errors import ConfigError
 
+from .backends.options import EngineConfig
 from .logo import check_logo
 from .policy import Policy, Role, TargetConfig, check_workflow
 from .rule_set import SkippedRule, canonical_types, rules_to_run
@@ -112,6 +113,7 @@ class Workspace(_Strict):
     users: dict[str, Role] = {}
     policy: Policy = Policy()
     targets: dict[str, TargetConfig] = {}
+    engine: EngineConfig = EngineConfig()
 
     def planned_tables(self) -> dict[str, list[str]]:
         """The snapshot columns each source will have, known before anything is read."""

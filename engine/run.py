@@ -8,6 +8,7 @@ so a failed or killed run leaves neither a half-written folder nor a half record
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -32,7 +33,7 @@ from tallyclerk.errors import RunError, TallyclerkError
 from . import lifecycle
 from .access import authorize, sync_users
 from .actions import derive_actions
-from .backends.duckdb import DuckDBBackend
+from .backends.options import EngineConfig, open_backend
 from .catalog import STATE_DIR, Catalog
 from .config import LoadedWorkspace, Period, load_workspace, parse_period
 from .findings import empty_findings, quarantine_findings, source_findings, to_findings
@@ -69,6 +70,7 @@ class RunContext:
     user: str | None = None
     render: Renderer | None = None
     full: bool = False
+    engine: EngineConfig = field(default_factory=EngineConfig)
     previous: dict[str, Previous] = field(default_factory=dict)
     snapshots: list[Snapshot] = field(default_factory=list)
     findings: pa.Table = field(default_factory=empty_findings)
@@ -133,7 +135,7 @@ def _stage_validate(ctx: RunContext) -> None:
 
 
 def _stage_evaluate(ctx: RunContext) -> None:
-    backend = DuckDBBackend()
+    backend = open_backend(ctx.engine, root=ctx.workspace.root, staging=ctx.folder)
     try:
         tables: dict[str, list[str]] = {}
         types: dict[str, dict[str, str]] = {}
@@ -143,7 +145,8 @@ def _stage_evaluate(ctx: RunContext) -> None:
                     f"system {snapshot.system!r} maps two sources onto {snapshot.entity}; "
                     "map one file (or one glob) per entity and system."
                 )
-            backend.register(snapshot.ref, snapshot.table)
+            path = ctx.folder / "snapshots" / f"{table_name(snapshot.ref)}.parquet"
+            backend.register(snapshot.ref, snapshot.table, path=path)
             tables[snapshot.ref] = snapshot.table.column_names
             types[snapshot.ref] = {
                 field.name: family
@@ -151,6 +154,7 @@ def _stage_evaluate(ctx: RunContext) -> None:
                 if (family := family_of(field.type)) is not None
             }
         context = ctx.workspace.config.compile_context(tables, ctx.period, types)
+        context = dataclasses.replace(context, dialect=backend.dialect)
         results = [ctx.findings]
         rules = ctx.workspace.rules
         for done, rule in enumerate(rules, start=1):
@@ -158,9 +162,9 @@ def _stage_evaluate(ctx: RunContext) -> None:
             found = backend.query(query, label=f"rule {rule.id!r}")
             results.append(to_findings(finish_findings(rule, found)))
             ctx.progress("evaluate", done, len(rules))
-        ctx.findings = pa.concat_tables(results).sort_by(
-            [("rule_id", "ascending"), ("key", "ascending"), ("field", "ascending")]
-        )
+        # Sorted on the whole identity, so every backend writes the findings in one order.
+        order = ("rule_id", "key", "field", "problem", "finding_id")
+        ctx.findings = pa.concat_tables(results).sort_by([(c, "ascending") for c in order])
     finally:
         backend.close()
 
@@ -223,13 +227,14 @@ def run_workspace(
     full: bool = False,
     user: str | None = None,
     now: datetime | None = None,
+    engine: EngineConfig | None = None,
 ) -> RunResult:
     """Run every rule of the workspace in `folder` over one period.
 
     Sources with a watermark read only what changed since the last finished run,
     unless `full` is set. `user` prepares the run's batches (a run without one is
     prepared by the system); `now` fixes the run's clock, which dates findings and
-    decides which waivers hold.
+    decides which waivers hold. `engine` replaces the workspace's `engine:` settings.
     """
     # Loading compiles every rule against the planned snapshot columns, so a bad rule
     # fails in a second instead of after every source has been read.
@@ -257,6 +262,7 @@ def run_workspace(
             render,
         )
         ctx.full, ctx.previous = full, previous_snapshots(runs)
+        ctx.engine = engine or workspace.config.engine
         started = time.perf_counter()
         try:
             for name, stage in STAGES:
