@@ -124,27 +124,59 @@ def spark_sql(select: exp.Expression) -> str:
 
 
 def _as_duckdb_means(node: exp.Expression) -> exp.Expression:
-    # DuckDB's epoch() keeps fractions of a second; Spark's unix_timestamp drops them.
+    # A node replaced here is not walked further, so its operand is rewritten first.
     if isinstance(node, exp.TimeToUnix):
-        micros = exp.Anonymous(this="unix_micros", expressions=[node.this])
+        # DuckDB's epoch() keeps fractions of a second; Spark's unix_timestamp drops them.
+        moment = node.this.transform(_as_duckdb_means)
+        micros = exp.Anonymous(this="unix_micros", expressions=[moment])
         return exp.Div(this=micros, expression=exp.Literal.number("1000000.0"))
-    # An instant reads as text with its offset in DuckDB ('2026-11-03 10:00:00+00');
-    # Spark writes no offset, so one is added to values typed as instants.
     if isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.TEXT_TYPES):
-        value = node.this
-        if isinstance(value, exp.Literal) or _is_null_cast(value):
-            return node
-        kind = exp.Anonymous(this="typeof", expressions=[value.copy()])
-        with_offset = exp.Concat(expressions=[node.copy(), exp.Literal.string("+00")])
-        return (
-            exp.case()
-            .when(exp.EQ(this=kind, expression=exp.Literal.string("timestamp")), with_offset)
-            .else_(node.copy())
-        )
+        return _text_with_offset(node)
     # DuckDB sorts NULLs last in both directions; Spark first when ascending.
     if isinstance(node, exp.Ordered) and node.args.get("nulls_first") is None:
         node.set("nulls_first", False)
     return node
+
+
+def _text_with_offset(node: exp.Cast) -> exp.Expression:
+    """An instant as text with its offset, as DuckDB writes it ('2026-11-03 10:00:00+00');
+    Spark writes none. Values that cannot be instants are cast as they are."""
+    value = node.this.transform(_as_duckdb_means)
+    cast = exp.Cast(this=value, to=node.to.copy())
+    if isinstance(value, _NEVER_INSTANTS) or _is_null_cast(value):
+        return cast
+    if isinstance(value, exp.Cast) and not value.to.is_type(*_INSTANT_TYPES):
+        return cast
+    kind = exp.Anonymous(this="typeof", expressions=[value.copy()])
+    with_offset = exp.Concat(expressions=[cast.copy(), exp.Literal.string("+00")])
+    return (
+        exp.case()
+        .when(exp.EQ(this=kind, expression=exp.Literal.string("timestamp")), with_offset)
+        .else_(cast)
+    )
+
+
+# Expressions whose value is never an instant, so their text needs no offset.
+_NEVER_INSTANTS = (
+    exp.Literal,
+    exp.Null,
+    exp.Concat,
+    exp.Count,
+    exp.Sum,
+    exp.Predicate,
+    exp.Connector,
+    exp.Length,
+    exp.Lower,
+    exp.Upper,
+    exp.Trim,
+    exp.RegexpReplace,
+    exp.Round,
+    exp.Abs,
+    exp.MD5,
+    exp.Translate,
+    exp.Levenshtein,
+)
+_INSTANT_TYPES = (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)
 
 
 def _session_class() -> Any:
