@@ -34,8 +34,9 @@ def tenants(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     shutil.copytree(source, on_spark, dirs_exist_ok=True)
 
     env = {**os.environ, "NO_COLOR": "1", "SPARK_LOCAL_IP": "127.0.0.1"}
+    spill = tmp_path_factory.mktemp("spill")
     for folder, options in (
-        (on_duckdb, ["--backend", "duckdb", "--memory-limit", "1GB", "--spill-dir", "spill"]),
+        (on_duckdb, ["--backend", "duckdb", "--memory-limit", "1GB", "--spill-dir", str(spill)]),
         (on_spark, ["--backend", "spark", "--spark-master", "local[2]"]),
     ):
         command = [TALLYCLERK, "run", str(folder), "--period", "2026-11", *options]
