@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import resource
 import shutil
 import time
 import uuid
@@ -77,6 +78,8 @@ class RunContext:
     lifecycle: lifecycle.Lifecycle | None = None
     actions: pa.Table | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    # The process's peak memory (max RSS, MiB) once each stage has finished.
+    peak_mib: dict[str, int] = field(default_factory=dict)
 
     @property
     def run_date(self) -> date:
@@ -269,6 +272,7 @@ def run_workspace(
                 began = time.perf_counter()
                 stage(ctx)
                 ctx.timings[name] = round(time.perf_counter() - began, 3)
+                ctx.peak_mib[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
             ctx.timings["total"] = round(time.perf_counter() - started, 3)
             return _publish(ctx, runs)
         except TallyclerkError:
@@ -398,5 +402,6 @@ def _manifest(ctx: RunContext, *, run_id: str) -> dict:
         ],
         "snapshots": [snapshot.manifest() for snapshot in ctx.snapshots],
         "timings": ctx.timings,
+        "peak_mib": ctx.peak_mib,
         "schema": lifecycle.RUN_FINDINGS_SCHEMA.names,
     }
