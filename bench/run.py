@@ -26,7 +26,7 @@ from .generate import generate
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
-TOOLS = ("tallyclerk", "duckdb", "datacompy")
+TOOLS = ("tallyclerk", "duckdb", "duckdb-bare", "datacompy")
 
 
 def measure(command: list[str]) -> dict:

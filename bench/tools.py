@@ -53,9 +53,17 @@ def tallyclerk(left: Path, right: Path, memory_limit: str | None, spill: Path | 
     return found.num_rows
 
 
-def duckdb_sql(left: Path, right: Path, memory_limit: str | None, spill: Path | None) -> int:
-    """The same compare as one writes it by hand: a full outer join, then a row per
-    missing record and per differing field, values as text."""
+def duckdb_sql(
+    left: Path,
+    right: Path,
+    memory_limit: str | None,
+    spill: Path | None,
+    *,
+    repeated: bool = True,
+) -> int:
+    """The same compare as one writes it by hand: keys on several rows of one side, then a
+    full outer join of the rest, and a row per missing record and per differing field,
+    values as text. Without `repeated`, the bare join a quick check would write."""
     import duckdb
     import pyarrow.parquet as pq
 
@@ -72,16 +80,29 @@ def duckdb_sql(left: Path, right: Path, memory_limit: str | None, spill: Path | 
         f"WHERE l_id IS NOT NULL AND r_id IS NOT NULL AND l_{c} IS DISTINCT FROM r_{c}"
         for c in columns
     )
+    sides = {"l": f"read_parquet('{left}')", "r": f"read_parquet('{right}')"}
+    dupes = ""
+    if repeated:
+        dupes = (
+            f"ld AS (SELECT {KEY} FROM {sides['l']} GROUP BY {KEY} HAVING count(*) > 1), "
+            f"rd AS (SELECT {KEY} FROM {sides['r']} GROUP BY {KEY} HAVING count(*) > 1), "
+        )
+        unique = f"WHERE {KEY} NOT IN (SELECT {KEY} FROM ld UNION ALL SELECT {KEY} FROM rd)"
+        sides = {side: f"(SELECT * FROM {scan} {unique})" for side, scan in sides.items()}
     sql = f"""
-        WITH j AS (
+        WITH {dupes} j AS (
             SELECT l.{KEY} AS l_id, r.{KEY} AS r_id, {pairs}
-            FROM read_parquet('{left}') l FULL OUTER JOIN read_parquet('{right}') r
-            ON l.{KEY} = r.{KEY}
+            FROM {sides["l"]} l FULL OUTER JOIN {sides["r"]} r ON l.{KEY} = r.{KEY}
         )
         SELECT 'missing_in_right', l_id, '', NULL, NULL FROM j WHERE r_id IS NULL
         UNION ALL SELECT 'missing_in_left', r_id, '', NULL, NULL FROM j WHERE l_id IS NULL
         UNION ALL {drifts}
     """
+    if repeated:
+        sql += f"""
+        UNION ALL SELECT 'duplicate_key_in_left', {KEY}, '', NULL, NULL FROM ld
+        UNION ALL SELECT 'duplicate_key_in_right', {KEY}, '', NULL, NULL FROM rd
+        """
     found = con.sql(sql).to_arrow_table()
     con.close()
     return found.num_rows
@@ -96,7 +117,16 @@ def datacompy_polars(left: Path, right: Path, memory_limit: str | None, spill: P
     return compare.df1_unq_rows.height + compare.df2_unq_rows.height + compare.all_mismatch().height
 
 
-TOOLS = {"tallyclerk": tallyclerk, "duckdb": duckdb_sql, "datacompy": datacompy_polars}
+def duckdb_bare(left: Path, right: Path, memory_limit: str | None, spill: Path | None) -> int:
+    return duckdb_sql(left, right, memory_limit, spill, repeated=False)
+
+
+TOOLS = {
+    "tallyclerk": tallyclerk,
+    "duckdb": duckdb_sql,
+    "duckdb-bare": duckdb_bare,
+    "datacompy": datacompy_polars,
+}
 
 
 def main() -> None:

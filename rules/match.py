@@ -93,13 +93,23 @@ def _repeated_sql(
     return (
         exp.select(
             *(v.as_(_joined(c), quoted=True) for v, c in zip(joined, rule.key, strict=True)),
-            *(exp.Min(this=col(column)).as_(column, quoted=True) for column in rule.key),
+            *(
+                _first_spelling(column, forms[column]).as_(column, quoted=True)
+                for column in rule.key
+            ),
             count.as_(_ROWS, quoted=True),
         )
         .from_(table(f"{system}.{rule.entity}"))
         .group_by(*(value.copy() for value in joined))
         .having(exp.GT(this=count.copy(), expression=number(1)))
     )
+
+
+def _first_spelling(column: str, form: KeyForm) -> exp.Expression:
+    """The spelling naming a repeated key; a key compared as it is has only one."""
+    if not form.steps and form.cast is None:
+        return col(column)
+    return exp.Min(this=col(column))
 
 
 def _side_sql(
