@@ -87,8 +87,11 @@ def duckdb_sql(
             f"ld AS (SELECT {KEY} FROM {sides['l']} GROUP BY {KEY} HAVING count(*) > 1), "
             f"rd AS (SELECT {KEY} FROM {sides['r']} GROUP BY {KEY} HAVING count(*) > 1), "
         )
-        unique = f"WHERE {KEY} NOT IN (SELECT {KEY} FROM ld UNION ALL SELECT {KEY} FROM rd)"
-        sides = {side: f"(SELECT * FROM {scan} {unique})" for side, scan in sides.items()}
+        repeats = f"(SELECT {KEY} FROM ld UNION ALL SELECT {KEY} FROM rd)"
+        sides = {
+            side: f"(SELECT * FROM {scan} s ANTI JOIN {repeats} d ON s.{KEY} = d.{KEY})"
+            for side, scan in sides.items()
+        }
     sql = f"""
         WITH {dupes} j AS (
             SELECT l.{KEY} AS l_id, r.{KEY} AS r_id, {pairs}

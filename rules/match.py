@@ -123,7 +123,7 @@ def _side_sql(
 
     A key repeated in this system is left out, NULL included; one repeated in the other
     system too, since it would pair with several records there. NULL pairs with nothing,
-    so a NULL repeated there leaves this system's NULL in.
+    so a key with a NULL part repeated there leaves this system's record in.
     """
     joined = _comparable(rule, ctx, forms, "own")
     comparable = [
@@ -135,18 +135,20 @@ def _side_sql(
         *comparable,
         exp.true().as_(_PRESENT, quoted=True),
     ).from_(table(f"{system}.{rule.entity}", alias="own"))
-    for repeated, same in ((_repeated(system), True), (_repeated(other), False)):
-        equal = exp.NullSafeEQ if same else exp.EQ
-        on = exp.and_(
-            *(
-                equal(this=value.copy(), expression=col(_joined(column), repeated))
-                for value, column in zip(joined, rule.key, strict=True)
-            )
+    # One anti-join per side: NULL is repeated only where this system repeats it.
+    parts = [_joined(column) for column in rule.key]
+    mine = exp.select(*(col(part) for part in parts), exp.true().as_(_PRESENT, quoted=True))
+    theirs = mine.copy().from_(cte(_repeated(other)))
+    theirs = theirs.where(*(is_not_null(col(part)) for part in parts))
+    repeats = exp.union(mine.from_(cte(_repeated(system))), theirs, distinct=False)
+    on = exp.and_(
+        *(
+            exp.NullSafeEQ(this=value.copy(), expression=col(part, "repeats"))
+            for value, part in zip(joined, parts, strict=True)
         )
-        query = query.join(cte(repeated), on=on, join_type="left")
-    return query.where(
-        *(is_null(col(_ROWS, repeated)) for repeated in (_repeated(system), _repeated(other)))
     )
+    query = query.join(repeats.subquery(name("repeats")), on=on, join_type="left")
+    return query.where(is_null(col(_PRESENT, "repeats")))
 
 
 def _paired_sql(rule: MatchRule, owner: str | None) -> exp.Select:

@@ -87,3 +87,15 @@ def test_a_bad_memory_limit_is_refused_before_the_run(tenants):
             on_duckdb, backend=None, spark_master=None, memory_limit="lots", spill_dir=None
         )
     assert str(raised.value).startswith("--memory-limit 'lots': write a size such as 4GB")
+
+
+def test_without_pyspark_the_error_says_how_to_install_it(monkeypatch):
+    from engine.backends.spark import spark_session
+
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    with pytest.raises(ConfigError) as raised:
+        spark_session("local[2]")
+    assert str(raised.value).startswith(
+        "the Spark backend needs pyspark, which is not installed; run "
+        "pip install 'tallyclerk[spark]'"
+    )
