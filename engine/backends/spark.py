@@ -1,8 +1,7 @@
 """The Spark backend: snapshots read as Parquet, the same compiled rules run as Spark SQL.
 
-Spark and DuckDB differ in a few places the rule compilers cannot see: how an instant
-reads as text, how a moment becomes seconds, where NULLs sort. `spark_sql` rewrites the
-compiled tree for those, so both engines return the same findings.
+The query is written by `rules.spark_sql`, which gives it DuckDB's meaning where the two
+engines differ, so both return the same findings.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlglot import exp
 
+from rules.spark_sql import spark_sql
 from rules.sql import table_name
 from tallyclerk.errors import ConfigError, RunError
 
@@ -83,6 +83,7 @@ class SparkBackend:
         self._session = session
         self._staging = staging
         self._views: list[str] = []
+        self._written: list[Path] = []
 
     def register(self, ref: str, table: pa.Table, *, path: Path | None = None) -> None:
         """Make the snapshot `system.entity` a view named as the rules name it.
@@ -94,6 +95,7 @@ class SparkBackend:
             self._staging.mkdir(parents=True, exist_ok=True)
             path = self._staging / f"{name}-{uuid.uuid4().hex[:8]}.parquet"
             pq.write_table(_sparkable(table), path)
+            self._written.append(path)
         try:
             frame = self._session.read.parquet(str(path))
         except Exception as exc:
@@ -114,69 +116,14 @@ class SparkBackend:
         for name in self._views:
             self._session.catalog.dropTempView(name)
         self._views.clear()
+        # Copies made for Spark are no part of the run; its own snapshots stay.
+        for path in self._written:
+            path.unlink(missing_ok=True)
+        if self._written and not any(self._staging.iterdir()):
+            self._staging.rmdir()
+        self._written.clear()
         if self._owned:
             self._session.stop()
-
-
-def spark_sql(select: exp.Expression) -> str:
-    """The compiled query as Spark SQL, with DuckDB's meaning where the two engines differ."""
-    return select.copy().transform(_as_duckdb_means).sql(dialect="spark")
-
-
-def _as_duckdb_means(node: exp.Expression) -> exp.Expression:
-    # A node replaced here is not walked further, so its operand is rewritten first.
-    if isinstance(node, exp.TimeToUnix):
-        # DuckDB's epoch() keeps fractions of a second; Spark's unix_timestamp drops them.
-        moment = node.this.transform(_as_duckdb_means)
-        micros = exp.Anonymous(this="unix_micros", expressions=[moment])
-        return exp.Div(this=micros, expression=exp.Literal.number("1000000.0"))
-    if isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.TEXT_TYPES):
-        return _text_with_offset(node)
-    # DuckDB sorts NULLs last in both directions; Spark first when ascending.
-    if isinstance(node, exp.Ordered) and node.args.get("nulls_first") is None:
-        node.set("nulls_first", False)
-    return node
-
-
-def _text_with_offset(node: exp.Cast) -> exp.Expression:
-    """An instant as text with its offset, as DuckDB writes it ('2026-11-03 10:00:00+00');
-    Spark writes none. Values that cannot be instants are cast as they are."""
-    value = node.this.transform(_as_duckdb_means)
-    cast = exp.Cast(this=value, to=node.to.copy())
-    if isinstance(value, _NEVER_INSTANTS) or _is_null_cast(value):
-        return cast
-    if isinstance(value, exp.Cast) and not value.to.is_type(*_INSTANT_TYPES):
-        return cast
-    kind = exp.Anonymous(this="typeof", expressions=[value.copy()])
-    with_offset = exp.Concat(expressions=[cast.copy(), exp.Literal.string("+00")])
-    return (
-        exp.case()
-        .when(exp.EQ(this=kind, expression=exp.Literal.string("timestamp")), with_offset)
-        .else_(cast)
-    )
-
-
-# Expressions whose value is never an instant, so their text needs no offset.
-_NEVER_INSTANTS = (
-    exp.Literal,
-    exp.Null,
-    exp.Concat,
-    exp.Count,
-    exp.Sum,
-    exp.Predicate,
-    exp.Connector,
-    exp.Length,
-    exp.Lower,
-    exp.Upper,
-    exp.Trim,
-    exp.RegexpReplace,
-    exp.Round,
-    exp.Abs,
-    exp.MD5,
-    exp.Translate,
-    exp.Levenshtein,
-)
-_INSTANT_TYPES = (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)
 
 
 def _session_class() -> Any:
@@ -193,12 +140,6 @@ def _session_class() -> Any:
 
 def _active_session() -> Any:
     return _session_class().getActiveSession()
-
-
-def _is_null_cast(value: exp.Expression) -> bool:
-    return isinstance(value, exp.Null) or (
-        isinstance(value, exp.Cast) and isinstance(value.this, exp.Null)
-    )
 
 
 def _has_null_columns(table: pa.Table) -> bool:
