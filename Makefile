@@ -1,4 +1,5 @@
-# tallyclerk: `make demo` runs the sample month-end close, `make test` runs the tests.
+# tallyclerk: `make demo` runs the sample month-end close, `make test` runs the tests
+# (on DuckDB and on Spark in local mode: the venv gets the spark extra).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,7 +9,7 @@ BIN    := $(VENV)/bin
 $(BIN)/tallyclerk: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	@touch $@
 
 demo: $(BIN)/tallyclerk

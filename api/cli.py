@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 
 from engine.access import USER_ENV
+from engine.backends.options import EngineConfig
 from engine.config import load_workspace
 from engine.run import STAGES, RunResult, run_workspace
 from engine.sample.generate import MAX_ORDERS, MIN_ORDERS, generate
@@ -37,6 +38,7 @@ from tallyclerk.errors import ConfigError, Interrupted, TallyclerkError
 from tallyclerk.wording import plural
 
 from .batches_cli import batches_app
+from .engine_cli import engine_options
 from .findings_cli import audit_app, findings_app
 from .ops_cli import alerts_app, portfolio, purge, sla_app
 from .rules_cli import rules_app
@@ -116,13 +118,52 @@ def run(
         ),
     ] = False,
     user: AsUser = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the rules run: duckdb (embedded, the default) or spark; "
+            "overrides the workspace's engine.backend.",
+            show_default=False,
+        ),
+    ] = None,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="The Spark master for --backend spark: local[2] (the default), "
+            "spark://host:7077, yarn, ...",
+            show_default=False,
+        ),
+    ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--memory-limit",
+            help="DuckDB's memory limit, e.g. 4GB; beyond it DuckDB spills to disk.",
+            show_default=False,
+        ),
+    ] = None,
+    spill_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--spill-dir", help="Where DuckDB spills beyond --memory-limit.", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """Snapshot every source, run every rule, derive actions and write the reports.
 
     The acting user (--as, or $TALLYCLERK_USER) prepares the run's batches; without
     one the system does, as for a scheduled run.
     """
-    _run_and_report(workspace, period, full=full, user=user or os.environ.get(USER_ENV))
+    engine = engine_options(
+        workspace,
+        backend=backend,
+        spark_master=spark_master,
+        memory_limit=memory_limit,
+        spill_dir=None if spill_dir is None else str(spill_dir.resolve()),
+    )
+    user = user or os.environ.get(USER_ENV)
+    _run_and_report(workspace, period, full=full, user=user, engine=engine)
 
 
 @app.command()
@@ -192,7 +233,12 @@ def report(
 
 
 def _run_and_report(
-    workspace: Path, period: str, *, full: bool = False, user: str | None = None
+    workspace: Path,
+    period: str,
+    *,
+    full: bool = False,
+    user: str | None = None,
+    engine: EngineConfig | None = None,
 ) -> None:
     check_expected_file(workspace)
     columns = (TextColumn("{task.description:<10}"), BarColumn(), TaskProgressColumn())
@@ -211,6 +257,7 @@ def _run_and_report(
             full=full,
             user=user,
             loaded=loaded,
+            engine=engine,
         )
     _print_summary(result, score_findings(workspace, result.findings, period=period))
 

@@ -25,6 +25,7 @@ from rules.sql import parse_expression
 from tallyclerk.errors import ConfigError
 
 from .alerts import AlertsConfig
+from .backends.options import EngineConfig
 from .logo import check_logo
 from .policy import Policy, Role, TargetConfig, check_workflow
 from .retention import RetentionConfig
@@ -118,6 +119,7 @@ class Workspace(_Strict):
     sla: SlaConfig = SlaConfig()
     alerts: AlertsConfig = AlertsConfig()
     retention: RetentionConfig = RetentionConfig()
+    engine: EngineConfig = EngineConfig()
 
     def planned_tables(self) -> dict[str, list[str]]:
         """The snapshot columns each source will have, known before anything is read."""

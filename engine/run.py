@@ -8,8 +8,10 @@ so a failed or killed run leaves neither a half-written folder nor a half record
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import resource
 import shutil
 import time
 import uuid
@@ -31,7 +33,7 @@ from tallyclerk.errors import RunError, SourceError, TallyclerkError
 from . import alerts, lifecycle, sla
 from .access import authorize, sync_users
 from .actions import derive_actions
-from .backends.duckdb import DuckDBBackend
+from .backends.options import EngineConfig, open_backend
 from .catalog import STATE_DIR, Catalog
 from .causes import link_causes, order_actions
 from .circular import circular_for_run
@@ -55,7 +57,8 @@ log = logging.getLogger(__name__)
 RUNS_DIR = "runs"
 RESOLVED_FILE = "resolved.parquet"
 
-_FINDING_ORDER = [("rule_id", "ascending"), ("key", "ascending"), ("field", "ascending")]
+# Sorted on the whole identity, so every backend writes the findings in one order.
+_FINDING_ORDER = [(c, "ascending") for c in ("rule_id", "key", "field", "problem", "finding_id")]
 
 Progress = Callable[[str, int, int], None]
 # Renders a finished run as HTML: one page (report.html), or pages by file name. The engine
@@ -77,12 +80,15 @@ class RunContext:
     user: str | None = None
     render: Renderer | None = None
     full: bool = False
+    engine: EngineConfig = field(default_factory=EngineConfig)
     previous: dict[str, Previous] = field(default_factory=dict)
     snapshots: list[Snapshot] = field(default_factory=list)
     findings: pa.Table = field(default_factory=empty_findings)
     lifecycle: lifecycle.Lifecycle | None = None
     actions: pa.Table | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    # The process's peak memory (max RSS, MiB) once each stage has finished.
+    peak_mib: dict[str, int] = field(default_factory=dict)
 
     @property
     def run_date(self) -> date:
@@ -141,7 +147,7 @@ def _stage_validate(ctx: RunContext) -> None:
 
 
 def _stage_evaluate(ctx: RunContext) -> None:
-    backend = DuckDBBackend()
+    backend = open_backend(ctx.engine, root=ctx.workspace.root, staging=ctx.folder)
     try:
         tables: dict[str, list[str]] = {}
         types: dict[str, dict[str, str]] = {}
@@ -151,7 +157,8 @@ def _stage_evaluate(ctx: RunContext) -> None:
                     f"system {snapshot.system!r} maps two sources onto {snapshot.entity}; "
                     "map one file (or one glob) per entity and system."
                 )
-            backend.register(snapshot.ref, snapshot.table)
+            path = ctx.folder / "snapshots" / f"{table_name(snapshot.ref)}.parquet"
+            backend.register(snapshot.ref, snapshot.table, path=path)
             tables[snapshot.ref] = snapshot.table.column_names
             types[snapshot.ref] = {
                 field.name: family
@@ -159,6 +166,7 @@ def _stage_evaluate(ctx: RunContext) -> None:
                 if (family := family_of(field.type)) is not None
             }
         context = ctx.workspace.config.compile_context(tables, ctx.period, types)
+        context = dataclasses.replace(context, dialect=backend.dialect)
         results = [ctx.findings]
         rules = ctx.workspace.rules
         for done, rule in enumerate(rules, start=1):
@@ -252,6 +260,7 @@ def run_workspace(
     now: datetime | None = None,
     loaded: LoadedWorkspace | None = None,
     authorized: bool = False,
+    engine: EngineConfig | None = None,
 ) -> RunResult:
     """Run every rule of the workspace in `folder` over one period.
 
@@ -260,7 +269,7 @@ def run_workspace(
     prepared by the system); `now` fixes the run's clock, which dates findings and
     decides which waivers hold. `loaded` is the workspace when the caller has loaded it;
     `authorized` says the caller has checked that `user` may run, as the API does for a key
-    that acts as no declared user.
+    that acts as no declared user; `engine` replaces the workspace's `engine:` settings.
     """
     # Loading compiles every rule against the planned snapshot columns, so a bad rule
     # fails in a second instead of after every source has been read.
@@ -290,11 +299,13 @@ def run_workspace(
                 render,
             )
             ctx.full, ctx.previous = full, previous_snapshots(runs)
+            ctx.engine = engine or workspace.config.engine
             started = time.perf_counter()
             for name, stage in STAGES:
                 began = time.perf_counter()
                 stage(ctx)
                 ctx.timings[name] = round(time.perf_counter() - began, 3)
+                ctx.peak_mib[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
             ctx.timings["total"] = round(time.perf_counter() - started, 3)
             result = _publish(ctx, runs)
         except SourceError as exc:
@@ -360,5 +371,6 @@ def _manifest(ctx: RunContext, *, run_id: str) -> dict:
         ],
         "snapshots": [snapshot.manifest() for snapshot in ctx.snapshots],
         "timings": ctx.timings,
+        "peak_mib": ctx.peak_mib,
         "schema": lifecycle.RUN_FINDINGS_SCHEMA.names,
     }

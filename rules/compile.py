@@ -21,6 +21,7 @@ from .findings import CompileContext, finding_query
 from .match import match_sql
 from .model import AggregateRule, AnyRule, DuplicatesRule, MatchRule
 from .sequence import sequence_sql
+from .spark_sql import for_spark
 from .validate import validate_sql
 
 _COMPILERS: dict[str, Callable[[Any, CompileContext], exp.Select]] = {
@@ -78,6 +79,8 @@ def rule_sql(rule: AnyRule, ctx: CompileContext, dialect: str) -> str:
     if dialect not in DIALECTS:
         raise ConfigError(f"unknown SQL dialect {dialect!r}; use one of: {', '.join(DIALECTS)}.")
     query = compile_rule(rule, dataclasses.replace(ctx, dialect=dialect))
+    if dialect == "spark":
+        query = for_spark(query)
     try:
         sql = query.sql(dialect=dialect, pretty=True, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as exc:

@@ -16,6 +16,7 @@ from tallyclerk.errors import RuleError
 from .findings import BODY_COLUMNS, CompileContext, body_select, key_text
 from .keys import NUMERIC
 from .model import DuplicatesRule, NearDuplicates
+from .similarity import JARO_WINKLER_DIALECTS, jaro_winkler
 from .sql import (
     as_text,
     col,
@@ -47,7 +48,7 @@ def duplicates_sql(rule: DuplicatesRule, ctx: CompileContext) -> exp.Select:
         return exact
 
     near = rule.near
-    if near.similarity == "jaro_winkler" and ctx.dialect in ("spark", "postgres"):
+    if near.similarity == "jaro_winkler" and ctx.dialect not in JARO_WINKLER_DIALECTS:
         raise RuleError(
             f"{where(rule.id, 'near.similarity')}: {ctx.dialect} has no Jaro-Winkler "
             "similarity; use similarity: levenshtein there."
@@ -62,7 +63,7 @@ def duplicates_sql(rule: DuplicatesRule, ctx: CompileContext) -> exp.Select:
         union.subquery(name("duplicates"))
     )
     query = query.with_(name(_CANDIDATES), as_=_candidates_sql(rule, near, ctx.dialect))
-    return query.with_(name(_PAIRS), as_=_pairs_sql(rule, near))
+    return query.with_(name(_PAIRS), as_=_pairs_sql(rule, near, ctx.dialect))
 
 
 def _member_type(column: str) -> exp.DataType:
@@ -132,7 +133,7 @@ def _candidates_sql(rule: DuplicatesRule, near: NearDuplicates, dialect: str) ->
     )
 
 
-def _pairs_sql(rule: DuplicatesRule, near: NearDuplicates) -> exp.Select:
+def _pairs_sql(rule: DuplicatesRule, near: NearDuplicates, dialect: str) -> exp.Select:
     """Pairs of records sharing any blocking key, each pair once, with its best similarity."""
     lower, higher = (col("normalised", side) for side in (_LOWER, _HIGHER))
     distance = exp.Levenshtein(this=lower, expression=higher)
@@ -140,9 +141,7 @@ def _pairs_sql(rule: DuplicatesRule, near: NearDuplicates) -> exp.Select:
         this=exp.Length(this=lower.copy()), expressions=[exp.Length(this=higher.copy())]
     )
     if near.similarity == "jaro_winkler":
-        similarity: exp.Expression = exp.Anonymous(
-            this="jaro_winkler_similarity", expressions=[lower.copy(), higher.copy()]
-        )
+        similarity: exp.Expression = jaro_winkler(lower.copy(), higher.copy(), dialect)
     else:
         similarity = exp.Sub(
             this=number(1),

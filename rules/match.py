@@ -2,6 +2,8 @@
 
 Keys are joined as typed tuples, one comparison per part, after the declared
 normalisation; a key on several records of one side is reported and never paired.
+Repeated keys are found by grouping, and left out of both sides by anti-joins against
+those few keys, so each side streams through the join once and is never held whole.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from .compare import differs, mapped
 from .findings import BODY_COLUMNS, CompileContext, body_select, key_text, systems_text
 from .keys import NUMERIC, KeyForm, key_form
 from .model import FieldCompare, MatchRule
-from .sql import as_text, col, cte, is_not_null, name, number, sentence, table, where
+from .sql import as_text, col, cte, is_not_null, is_null, name, number, sentence, table, where
 
 _ROWS = "rows_with_key"
 _PAIRED = "paired"
+_PRESENT = "present"
 
 
 def match_sql(rule: MatchRule, ctx: CompileContext) -> exp.Select:
@@ -36,7 +39,9 @@ def match_sql(rule: MatchRule, ctx: CompileContext) -> exp.Select:
         union.subquery(name("match"))
     )
     for system in rule.systems:
-        query = query.with_(name(_side(system)), as_=_side_sql(rule, ctx, system, forms))
+        query = query.with_(name(_repeated(system)), as_=_repeated_sql(rule, ctx, system, forms))
+    for system, other in (rule.systems, rule.systems[::-1]):
+        query = query.with_(name(_side(system)), as_=_side_sql(rule, ctx, system, other, forms))
     return query.with_(name(_PAIRED), as_=_paired_sql(rule, owner))
 
 
@@ -72,23 +77,78 @@ def _key_forms(rule: MatchRule, ctx: CompileContext) -> dict[str, KeyForm]:
 # --- the rows every finding reads ---------------------------------------------------
 
 
-def _side_sql(
+def _comparable(
+    rule: MatchRule, ctx: CompileContext, forms: dict[str, KeyForm], source: str | None = None
+) -> list[exp.Expression]:
+    """The key's parts as they are joined: normalised, or cast to a type both sides share."""
+    return [forms[column].apply(col(column, source), ctx.dialect) for column in rule.key]
+
+
+def _repeated_sql(
     rule: MatchRule, ctx: CompileContext, system: str, forms: dict[str, KeyForm]
 ) -> exp.Select:
-    """One system's records with their comparable key, and how many records share it."""
-    joined = [forms[column].apply(col(column), ctx.dialect) for column in rule.key]
-    count = exp.Window(
-        this=exp.Count(this=exp.Star()), partition_by=[value.copy() for value in joined]
+    """The keys on several records of one system, with how many, and the first spelling."""
+    joined = _comparable(rule, ctx, forms)
+    count = exp.Count(this=exp.Star())
+    return (
+        exp.select(
+            *(v.as_(_joined(c), quoted=True) for v, c in zip(joined, rule.key, strict=True)),
+            *(
+                _first_spelling(column, forms[column]).as_(column, quoted=True)
+                for column in rule.key
+            ),
+            count.as_(_ROWS, quoted=True),
+        )
+        .from_(table(f"{system}.{rule.entity}"))
+        .group_by(*(value.copy() for value in joined))
+        .having(exp.GT(this=count.copy(), expression=number(1)))
     )
+
+
+def _first_spelling(column: str, form: KeyForm) -> exp.Expression:
+    """The spelling naming a repeated key; a key compared as it is has only one."""
+    if not form.steps and form.cast is None:
+        return col(column)
+    return exp.Min(this=col(column))
+
+
+def _side_sql(
+    rule: MatchRule,
+    ctx: CompileContext,
+    system: str,
+    other: str,
+    forms: dict[str, KeyForm],
+) -> exp.Select:
+    """One system's records with their comparable key, less those whose key repeats.
+
+    A key repeated in this system is left out, NULL included; one repeated in the other
+    system too, since it would pair with several records there. NULL pairs with nothing,
+    so a key with a NULL part repeated there leaves this system's record in.
+    """
+    joined = _comparable(rule, ctx, forms, "own")
     comparable = [
         value.as_(_joined(column), quoted=True)
         for value, column in zip(joined, rule.key, strict=True)
     ]
-    return exp.select(
-        *(col(column) for column in [*rule.key, *_compared(rule)]),
+    query = exp.select(
+        *(col(column, "own") for column in [*rule.key, *_compared(rule)]),
         *comparable,
-        count.as_(_ROWS, quoted=True),
-    ).from_(table(f"{system}.{rule.entity}"))
+        exp.true().as_(_PRESENT, quoted=True),
+    ).from_(table(f"{system}.{rule.entity}", alias="own"))
+    # One anti-join per side: NULL is repeated only where this system repeats it.
+    parts = [_joined(column) for column in rule.key]
+    mine = exp.select(*(col(part) for part in parts), exp.true().as_(_PRESENT, quoted=True))
+    theirs = mine.copy().from_(cte(_repeated(other)))
+    theirs = theirs.where(*(is_not_null(col(part)) for part in parts))
+    repeats = exp.union(mine.from_(cte(_repeated(system))), theirs, distinct=False)
+    on = exp.and_(
+        *(
+            exp.NullSafeEQ(this=value.copy(), expression=col(part, "repeats"))
+            for value, part in zip(joined, parts, strict=True)
+        )
+    )
+    query = query.join(repeats.subquery(name("repeats")), on=on, join_type="left")
+    return query.where(is_null(col(_PRESENT, "repeats")))
 
 
 def _paired_sql(rule: MatchRule, owner: str | None) -> exp.Select:
@@ -109,7 +169,7 @@ def _paired_sql(rule: MatchRule, owner: str | None) -> exp.Select:
         for column in _compared(rule)
     ]
     present = [
-        is_not_null(col(_ROWS, _side(system))).as_(_present(system), quoted=True)
+        is_not_null(col(_PRESENT, _side(system))).as_(_present(system), quoted=True)
         for system in rule.systems
     ]
     first, second = (_side(system) for system in rule.systems)
@@ -120,19 +180,10 @@ def _paired_sql(rule: MatchRule, owner: str | None) -> exp.Select:
             for column in rule.key
         )
     )
-    # A key on several records of either side pairs with nothing; duplicate_key reports it.
-    once = [
-        exp.EQ(
-            this=exp.Coalesce(this=col(_ROWS, side), expressions=[number(1)]),
-            expression=number(1),
-        )
-        for side in (first, second)
-    ]
     return (
         exp.select(*keys, *values, *present)
         .from_(cte(first))
         .join(cte(second), on=on, join_type="full outer")
-        .where(*once)
     )
 
 
@@ -140,10 +191,10 @@ def _paired_sql(rule: MatchRule, owner: str | None) -> exp.Select:
 
 
 def _duplicate_keys_sql(rule: MatchRule, system: str, owner: str | None) -> exp.Select:
-    count = exp.Count(this=exp.Star())
+    count = col(_ROWS)
     # Records sharing a key once normalised may spell it differently; the first spelling names
     # the group.
-    key = key_text([(column, exp.Min(this=col(column))) for column in rule.key])
+    key = key_text([(column, col(column)) for column in rule.key])
     # Named per system: one key repeated in both systems is two findings.
     body = body_select(
         problem=f"duplicate_key_in_{system}",
@@ -158,8 +209,7 @@ def _duplicate_keys_sql(rule: MatchRule, system: str, owner: str | None) -> exp.
             f"{system} has ", count, f" {rule.entity} records with this key, so none is compared"
         ),
     )
-    body = body.from_(cte(_side(system))).group_by(*(col(_joined(c)) for c in rule.key))
-    return body.having(exp.GT(this=count.copy(), expression=number(1)))
+    return body.from_(cte(_repeated(system)))
 
 
 def _missing_sql(rule: MatchRule, *, present: str, absent: str, owner: str | None) -> exp.Select:
@@ -258,6 +308,10 @@ def _decimal(system: str, column: str) -> exp.Expression:
 
 def _side(system: str) -> str:
     return f"{system}_rows"
+
+
+def _repeated(system: str) -> str:
+    return f"{system}_repeated_keys"
 
 
 def _paired(system: str, column: str) -> str:

@@ -34,11 +34,30 @@ class DuckDBBackend:
         if memory_limit:
             self._con.execute("SET memory_limit = ?", [memory_limit])
         if spill_dir:
+            spill_dir.mkdir(parents=True, exist_ok=True)
             self._con.execute("SET temp_directory = ?", [str(spill_dir)])
+        # Spilling keeps a compare larger than memory going; order need not be kept for it.
+        self._con.execute("SET preserve_insertion_order = false")
 
-    def register(self, ref: str, table: pa.Table) -> None:
-        """Make the snapshot `system.entity` queryable by the name rules use."""
+    def register(self, ref: str, table: pa.Table, *, path: Path | None = None) -> None:
+        """Make the snapshot `system.entity` queryable by the name rules use.
+
+        The Arrow table is scanned where it is; `path`, its Parquet copy, is not needed.
+        """
         self._con.register(table_name(ref), table)
+
+    def register_parquet(self, ref: str, path: Path) -> None:
+        """Make a snapshot kept as Parquet queryable without reading it into memory first."""
+        scan = exp.select(exp.Star()).from_(
+            exp.Anonymous(this="read_parquet", expressions=[exp.Literal.string(str(path))])
+        )
+        view = exp.Create(
+            this=exp.to_table(exp.to_identifier(table_name(ref), quoted=True).sql("duckdb")),
+            kind="VIEW",
+            replace=True,
+            expression=scan,
+        )
+        self._con.execute(view.sql(dialect=self.dialect))
 
     def query(self, select: exp.Expression | str, *, label: str) -> pa.Table:
         """Run a compiled query, or its SQL as generated for this backend before."""

@@ -1,25 +1,36 @@
-"""Run one rule over tiny inline tables on DuckDB, and check its Spark SQL transpiles."""
+"""Run one rule over tiny inline tables on every backend: DuckDB, and Spark in local mode.
+
+The `run_rule` fixture is parametrized by backend, so each rule test runs on both and must
+find the same things on both. The property tests (test_properties.py) run their generated
+tables on DuckDB only: fifty examples per property at about a second each on Spark would
+add minutes, and the example tests already run every rule kind on Spark.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import dataclasses
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
+from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pytest
 import sqlglot
 from pydantic import TypeAdapter, ValidationError
 
+from engine.backends.duckdb import DuckDBBackend
 from rules.compile import compile_rule, finish_findings, rule_sql
 from rules.findings import FINDING_COLUMNS, CompileContext, family_of
 from rules.model import Rule
-from rules.sql import table_name
 
 # What most tests compare; a test asks for other columns when they matter to it.
 SHOWN = ("problem", "key", "field", "systems", "owner_system", "owner_value", "other_value")
 
 RunRule = Callable[..., list[tuple[Any, ...]]]
+BACKENDS = ("duckdb", "spark")
 
 
 def build_context(
@@ -72,25 +83,30 @@ def evaluate(
     period: tuple[str, str] | None = None,
     columns: Sequence[str] = SHOWN,
     spark: bool = True,
+    backend: Any = None,
 ) -> list[tuple[Any, ...]]:
-    """Compile `rule` against `tables`, run it on DuckDB, return the chosen columns sorted.
+    """Compile `rule` against `tables`, run it on `backend` (a fresh DuckDB by default),
+    return the chosen columns sorted.
 
-    The rule's Spark SQL is written and read back too, unless `spark` is False for a rule
-    using what Spark lacks.
+    On DuckDB the rule's Spark SQL is written and read back too, unless `spark` is False
+    for a rule using what Spark lacks; on Spark such a test is skipped.
     """
     parsed = parse_rule(rule)
     ctx = build_context(tables, owners=owners, field_owners=field_owners, period=period)
-    if spark:
+    engine = backend if backend is not None else DuckDBBackend()
+    if engine.dialect == "spark" and not spark:
+        pytest.skip("the rule uses what Spark lacks; its refusal is tested on its own")
+    if spark and engine.dialect == "duckdb":
         sqlglot.parse_one(rule_sql(parsed, ctx, "spark"), read="spark")
 
-    con = duckdb.connect()
-    # Instants print, and dates become instants, in the session time zone: pin it.
-    con.execute("SET TimeZone = 'UTC'")
-    for ref, data in tables.items():
-        con.register(table_name(ref), _arrow(data))
-    query = compile_rule(parsed, ctx).sql(dialect="duckdb")
-    result = finish_findings(parsed, con.sql(query).to_arrow_table())
-    con.close()
+    try:
+        for ref, data in tables.items():
+            engine.register(ref, _arrow(data))
+        query = compile_rule(parsed, dataclasses.replace(ctx, dialect=engine.dialect))
+        result = finish_findings(parsed, engine.query(query, label=f"rule {parsed.id!r}"))
+    finally:
+        if backend is None:
+            engine.close()
     rows = result.to_pylist()
 
     assert tuple(result.column_names) == FINDING_COLUMNS
@@ -103,10 +119,38 @@ def evaluate(
     )
 
 
+@pytest.fixture(scope="session")
+def spark_session() -> Iterator[Any]:
+    """One local Spark session for the whole test session: starting one takes seconds."""
+    pytest.importorskip("pyspark", reason="the spark extra is not installed")
+    from engine.backends.spark import spark_session as start
+
+    session = start("local[2]", {"spark.sql.shuffle.partitions": "2"})
+    yield session
+    session.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Each backend in turn, empty for each test."""
+    if request.param == "duckdb":
+        engine: Any = DuckDBBackend()
+    else:
+        from engine.backends.spark import SparkBackend
+
+        session = request.getfixturevalue("spark_session")
+        staging = Path(tempfile.mkdtemp(prefix="tallyclerk-spark-"))
+        engine = SparkBackend(session=session, staging=staging)
+    yield engine
+    engine.close()
+    if request.param == "spark":
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 @pytest.fixture
-def run_rule() -> RunRule:
-    """`evaluate`, as a fixture so a test can ask for it by name."""
-    return evaluate
+def run_rule(backend: Any) -> RunRule:
+    """`evaluate` on the test's backend, as a fixture so a test can ask for it by name."""
+    return partial(evaluate, backend=backend)
 
 
 def _arrow(data: Any) -> pa.Table:

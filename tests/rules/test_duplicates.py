@@ -416,8 +416,8 @@ def test_jaro_winkler_is_refused_where_the_backend_lacks_it():
     customers = _master(("C1", "A", None, None, None))
     rule = parse_rule(_blocked(similarity="jaro_winkler"))
     with pytest.raises(RuleError) as raised:
-        rule_sql(rule, build_context({"erp.customer": customers}), "spark")
+        rule_sql(rule, build_context({"erp.customer": customers}), "postgres")
     assert str(raised.value) == (
-        "rule 'customer-duplicates' near.similarity: spark has no Jaro-Winkler similarity; use "
-        "similarity: levenshtein there."
+        "rule 'customer-duplicates' near.similarity: postgres has no Jaro-Winkler similarity; "
+        "use similarity: levenshtein there."
     )

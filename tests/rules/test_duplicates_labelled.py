@@ -55,13 +55,8 @@ def test_precision_and_recall(run_rule, near, precision, recall):
         "near": {"block": ["tax_id", "postal_code", "phone"], "compare": "name", **near},
     }
 
-    # Spark has no Jaro-Winkler similarity; the rule is refused there.
-    spark = near.get("similarity") != "jaro_winkler"
     found = run_rule(
-        rule,
-        {"erp.customer": data.drop("entity", "variant")},
-        columns=("problem", "key"),
-        spark=spark,
+        rule, {"erp.customer": data.drop("entity", "variant")}, columns=("problem", "key")
     )
 
     predicted: set[tuple[str, str]] = set()

@@ -259,7 +259,8 @@ def test_value_maps_translate_one_system_into_the_others_words(run_rule):
     [
         ("duckdb", "NFC_NORMALIZE(TRANSLATE(CAST("),
         ("postgres", "NORMALIZE(CAST("),
-        ("spark", "TRANSLATE(CAST(`item_id`ASSTRING),'\u00a0ª²³"),
+        # Spark reads an instant as text without its offset; the cast adds it when it is one.
+        ("spark", "ELSECAST(`item_id`ASSTRING)END,'\u00a0ª²³"),
         ("snowflake", "TRANSLATE(CAST("),
     ],
 )
