@@ -18,6 +18,7 @@ from rich.table import Table
 from engine import audit, lifecycle, waivers
 from engine.causes import causes_first
 from engine.config import WORKSPACE_FILE
+from engine.lifecycle import StatusFilter
 from engine.run import RESOLVED_FILE
 from tallyclerk.errors import ConfigError
 from tallyclerk.wording import plural
@@ -45,20 +46,13 @@ class Format(StrEnum):
     parquet = "parquet"
 
 
-class Status(StrEnum):
-    new = "new"
-    persisting = "persisting"
-    reopened = "reopened"
-    resolved = "resolved"
-    waived = "waived"
-    open = "open"
-
-
 @findings_app.command("list")
 def findings_list(
     workspace: WorkspaceArg,
     run: Annotated[str, typer.Argument(help="Run id, or `latest`.")],
-    status: Annotated[Status | None, typer.Option(help="Only findings in this state.")] = None,
+    status: Annotated[
+        StatusFilter | None, typer.Option(help="Only findings in this state.")
+    ] = None,
     rule: Annotated[str | None, typer.Option(help="Only findings of this rule id.")] = None,
     output_format: Annotated[Format, typer.Option("--format", help="Output format.")] = (
         Format.table

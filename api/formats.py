@@ -12,9 +12,9 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from fastapi import Response
+from fastapi import Request, Response
 
-from engine.lifecycle import LIFECYCLE_FIELDS
+from engine.lifecycle import RUN_FINDINGS_SCHEMA
 
 from .problems import ApiProblem
 
@@ -25,6 +25,19 @@ ARROW_FILE = "application/vnd.apache.arrow.file"
 PARQUET = "application/vnd.apache.parquet"
 PARQUET_ALIASES = ("application/x-parquet", "application/parquet")
 RECORD_TYPES = (JSON, CSV, ARROW_STREAM, ARROW_FILE)
+
+
+async def posted_table(request: Request, *, limit: int, noun: str) -> pa.Table:
+    """The records of a POST body; none, or more than `limit`, are refused."""
+    table = records_table(await request.body(), request.headers.get("content-type"))
+    if table.num_rows > limit:
+        raise ApiProblem(
+            413,
+            f"{table.num_rows:,} {noun} in one call; this server takes at most {limit:,} per call.",
+        )
+    if table.num_rows == 0:
+        raise ApiProblem(422, f"the body holds no {noun}.")
+    return table
 
 
 def records_table(body: bytes, content_type: str | None) -> pa.Table:
@@ -128,12 +141,16 @@ def rows(table: pa.Table) -> list[dict]:
 
 
 def run_rows(findings: pa.Table) -> list[dict]:
-    """Findings found outside a run, in every column of a run's: the lifecycle ones (status,
-    first seen, age, waiver) are empty, since no run has compared them with an earlier one."""
-    for field in LIFECYCLE_FIELDS:
-        if field.name not in findings.column_names:
-            findings = findings.append_column(field, pa.nulls(findings.num_rows, field.type))
-    return rows(findings)
+    """Findings found outside a run, in every column of a run's, in its order: those a run
+    adds (status, first seen, age, waiver, cause, SLA) are empty, since no run has compared
+    them with an earlier one."""
+    columns = [
+        findings[field.name]
+        if field.name in findings.column_names
+        else pa.nulls(findings.num_rows, field.type)
+        for field in RUN_FINDINGS_SCHEMA
+    ]
+    return rows(pa.Table.from_arrays(columns, schema=RUN_FINDINGS_SCHEMA))
 
 
 def chosen_type(accept: str | None, offered: tuple[str, ...]) -> str:

@@ -14,8 +14,7 @@ from engine.findings import quarantine_findings
 from engine.records import map_records, source_of
 
 from .auth import Caller, caller
-from .formats import CSV, JSON, records_table, run_rows
-from .problems import ApiProblem
+from .formats import CSV, JSON, posted_table, run_rows
 from .schemas import EventsChecked, problems
 
 router = APIRouter(tags=["events"])
@@ -64,17 +63,8 @@ async def post_events(
     """Each event joins the history of its key; the workspace's sequence rules on the entity
     judge that history as a run would, and the answer lists the findings that are new. The
     next run of the events' period reports them with its own."""
-    body = await request.body()
-    settings = request.app.state.settings
-    raw = records_table(body, request.headers.get("content-type"))
-    if raw.num_rows > settings.max_events:
-        raise ApiProblem(
-            413,
-            f"{raw.num_rows:,} events in one call; this server takes at most "
-            f"{settings.max_events:,} per call.",
-        )
-    if raw.num_rows == 0:
-        raise ApiProblem(422, "the body holds no events.")
+    limit = request.app.state.settings.max_events
+    raw = await posted_table(request, limit=limit, noun="events")
     tenants = request.app.state.tenants
 
     def check() -> dict:

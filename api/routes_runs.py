@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine import lifecycle
+from engine.lifecycle import StatusFilter
 from engine.run import RESOLVED_FILE
 from reports.history import find_run
 from reports.pages import EXECUTIVE_REPORT, RUN_REPORT, Kind, render_kind, setup_for_run
@@ -37,15 +38,6 @@ class StartRun(BaseModel):
 
     period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="The month, YYYY-MM.")
     full: bool = Field(False, description="Read every source in full, ignoring watermarks.")
-
-
-class Status(StrEnum):
-    new = "new"
-    persisting = "persisting"
-    reopened = "reopened"
-    resolved = "resolved"
-    waived = "waived"
-    open = "open"
 
 
 class ReportKind(StrEnum):
@@ -129,7 +121,9 @@ async def run_findings(
     run_id: str,
     request: Request,
     who: Annotated[Caller, Depends(caller("view"))],
-    status: Annotated[Status | None, Query(description="Lifecycle status, or waived/open.")] = None,
+    status: Annotated[
+        StatusFilter | None, Query(description="Lifecycle status, or waived/open.")
+    ] = None,
     rule: Annotated[str | None, Query(description="Only this rule's findings.")] = None,
     severity: Annotated[str | None, Query(description="Only this severity.")] = None,
     entity: Annotated[str | None, Query(description="Only findings about this entity.")] = None,

@@ -12,8 +12,7 @@ from fastapi.responses import JSONResponse
 from engine.records import check_records, select_rules, source_of
 
 from .auth import Caller, caller
-from .formats import ARROW_STREAM, CSV, JSON, records_table, run_rows
-from .problems import ApiProblem
+from .formats import ARROW_STREAM, CSV, JSON, posted_table, run_rows
 from .schemas import Validated, problems
 
 router = APIRouter(tags=["validate"])
@@ -80,17 +79,8 @@ async def validate(
     run the rules that read them: those named, the packs' rules, or by default every
     rule of the workspace reading the entity of that system. Other tables a rule reads
     (master data) come from the tenant's latest finished run."""
-    body = await request.body()
-    settings = request.app.state.settings
-    raw = records_table(body, request.headers.get("content-type"))
-    if raw.num_rows > settings.max_records:
-        raise ApiProblem(
-            413,
-            f"{raw.num_rows:,} records in one call; this server checks at most "
-            f"{settings.max_records:,} per call.",
-        )
-    if raw.num_rows == 0:
-        raise ApiProblem(422, "the body holds no records.")
+    limit = request.app.state.settings.max_records
+    raw = await posted_table(request, limit=limit, noun="records")
     tenants = request.app.state.tenants
 
     def check() -> dict:

@@ -224,13 +224,7 @@ def send(
     """Deliver to every channel and record each outcome; returns what was recorded."""
     recorded = []
     for channel in config.channels:
-        outcome = send_one(
-            channel,
-            message,
-            retries=config.retries,
-            backoff=config.backoff_seconds,
-            timeout=config.timeout_seconds,
-        )
+        outcome = _try(send_one, config, channel, message)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with catalog.write() as con:
             cursor = con.execute(
@@ -255,6 +249,17 @@ def send(
     return recorded
 
 
+def _try(send_one: Deliver, config: AlertsConfig, channel: Channel, message: Message) -> Outcome:
+    """One delivery with the retries, backoff and timeout the workspace sets."""
+    return send_one(
+        channel,
+        message,
+        retries=config.retries,
+        backoff=config.backoff_seconds,
+        timeout=config.timeout_seconds,
+    )
+
+
 def retry_failed(
     catalog: Catalog, config: AlertsConfig, *, send_one: Deliver = deliver
 ) -> list[Alert]:
@@ -271,13 +276,7 @@ def retry_failed(
         else:
             stored = json.loads(row["message"])
             message = Message(stored["title"], tuple(stored["lines"]), stored["data"])
-            outcome = send_one(
-                channel,
-                message,
-                retries=config.retries,
-                backoff=config.backoff_seconds,
-                timeout=config.timeout_seconds,
-            )
+            outcome = _try(send_one, config, channel, message)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with catalog.write() as con:
             con.execute(

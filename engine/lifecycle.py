@@ -17,6 +17,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,6 +27,19 @@ from .findings import FINDINGS_SCHEMA
 from .sla import SLA_FIELDS
 
 STATUSES = ("new", "persisting", "reopened", "resolved")
+
+
+class StatusFilter(StrEnum):
+    """What `select` filters findings by: a lifecycle status, waived, or open (not waived)."""
+
+    new = "new"
+    persisting = "persisting"
+    reopened = "reopened"
+    resolved = "resolved"
+    waived = "waived"
+    open = "open"
+
+
 LIFECYCLE_FIELDS = (
     pa.field("status", pa.string()),
     pa.field("first_seen_run", pa.string()),

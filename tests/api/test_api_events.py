@@ -79,7 +79,7 @@ def test_the_next_run_of_the_period_reports_what_events_found(served):
     assert raised["finding_id"] in found
     assert found[raised["finding_id"]]["status"] == "new"
     # The run's own findings are all still there, the event's one besides them.
-    assert result.findings.num_rows == 16
+    assert result.findings.num_rows == 21
     # Another tenant's catalog holds none of this.
     other = sqlite3.connect(served.root / "globex/.tallyclerk/catalog.sqlite")
     tables = {row[0] for row in other.execute("SELECT name FROM sqlite_master")}

@@ -58,7 +58,7 @@ def test_metrics_count_runs_findings_and_time_requests(served):
         for (name, labels), value in samples.items()
         if name == "tallyclerk_findings_total" and ("source", "run") in labels
     )
-    assert run_findings == 15
+    assert run_findings == 20
     validate_count = (
         "tallyclerk_request_duration_seconds_count",
         (("method", "POST"), ("route", "/v1/validate"), ("status", "200")),

@@ -99,8 +99,9 @@ def test_findings_have_the_columns_of_a_runs_findings_in_the_same_order(served):
     assert run_columns == RUN_FINDINGS_SCHEMA.names
     finding = answer["findings"][0]
     assert list(finding) == run_columns
-    # No earlier run compared these findings: their lifecycle is empty.
-    assert {finding[name] for name in run_columns[-6:]} == {None}
+    # No earlier run compared these findings: their lifecycle, cause and SLA are empty.
+    added = run_columns[run_columns.index("status") :]
+    assert len(added) == 10 and {finding[name] for name in added} == {None}
 
 
 def test_a_value_that_does_not_cast_is_quarantined_as_in_a_run(served):

@@ -57,12 +57,12 @@ def test_the_portfolio_page_ranks_customers_and_links_their_reports(partner: Pat
 
     assert result.exit_code == 0, result.output
     page = Page((partner / "portfolio.html").read_text())
-    assert page.text("money-at-risk") == "Money at risk, all tenants 5,352.80"
+    assert page.text("money-at-risk") == "Money at risk, all tenants 8,958.69"
     assert page.text("open-findings") == "Open exceptions 20"
     assert page.text("breached-findings") == "Past their resolution target 6"
     rows = page.text("tenants")
     assert (
-        "Harborline Distribution 2026-11.002 period 2026-11 5,352.80 20 0 6 1 "
+        "Harborline Distribution 2026-11.002 period 2026-11 8,958.69 20 0 6 1 "
         "Baltic Marine Supply no finished run yet "
         "zeta does not load:"
     ) in rows

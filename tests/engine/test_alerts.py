@@ -130,7 +130,7 @@ def test_runs_alert_on_thresholds_and_keep_what_failed(tmp_path: Path, monkeypat
         (first,) = hook.bodies
         assert first["triggers"] == ["money_at_risk", "new_critical"]
         assert (first["money_at_risk"], first["new_critical"], first["run_id"]) == (
-            "5352.80",
+            "8958.69",
             3,
             "2026-11.001",
         )
