@@ -90,6 +90,8 @@ def rule_sql(rule: AnyRule, ctx: CompileContext, dialect: str) -> str:
             "-- These rows are near-duplicate pairs; tallyclerk joins them into clusters,\n"
             "-- one finding per cluster, after the query.\n" + sql
         )
+        if dialect == "postgres" and rule.near.similarity == "levenshtein":
+            sql = "-- levenshtein() needs: CREATE EXTENSION fuzzystrmatch;\n" + sql
     return sql
 
 

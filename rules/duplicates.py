@@ -215,6 +215,13 @@ def _pairs_sql(rule: DuplicatesRule, near: NearDuplicates, dialect: str) -> exp.
     )
 
 
+def _similarity(dialect: str) -> exp.Expression:
+    # PostgreSQL rounds to a number of decimals only numerics, not double precision.
+    if dialect == "postgres":
+        return exp.cast(col("similarity"), exp.DataType.build("NUMERIC"))
+    return col("similarity")
+
+
 def _near_sql(rule: DuplicatesRule, ctx: CompileContext, near: NearDuplicates) -> exp.Select:
     system, _, entity = rule.table.partition(".")
     key = key_text(
@@ -248,7 +255,7 @@ def _near_sql(rule: DuplicatesRule, ctx: CompileContext, near: NearDuplicates) -
             " and ",
             col("higher_value"),
             " are ",
-            exp.Round(this=col("similarity"), decimals=exp.Literal.number(3)),
+            exp.Round(this=_similarity(ctx.dialect), decimals=exp.Literal.number(3)),
             f" alike; they may be one {entity}",
         ),
     )
