@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from adapters.base import ROW_COLUMN, data_columns, with_row_numbers
+from adapters.base import data_columns, with_row_numbers
 from adapters.canonical import ENTITIES
 from adapters.mapping import NumberFormat, apply_mapping
 from rules.compile import compile_rule, finish_findings
@@ -35,7 +35,7 @@ from .backends.duckdb import DuckDBBackend
 from .config import LoadedWorkspace, parse_period
 from .findings import empty_findings, quarantine_findings, to_findings
 from .rule_set import rules_to_run
-from .snapshot import Snapshot, _check_schema, _wrong_types
+from .snapshot import Snapshot, quarantine
 
 log = logging.getLogger(__name__)
 
@@ -234,19 +234,16 @@ def map_records(
         con=con,
     )
     places = {row: f"record {row}" for row in range(1, raw.num_rows + 1)}
-    table, quarantined = _wrong_types(mapped.table, mapped.rejected, mapping, entity, places)
-    failures = []
     # The schema check only finds keys that are missing; most batches have none to find.
-    if any(table[name].null_count for name in entity.key if name in table.column_names):
-        table, failures = _check_schema(table, entity, places)
-    table = table.drop_columns([ROW_COLUMN])
+    keyless = any(mapped.table[k].null_count for k in entity.key if k in mapped.table.column_names)
+    table, quarantined = quarantine(mapped, mapping, entity, places, schema=keyless)
     return Snapshot(
         system,
         source.entity,
         "records",
         table,
         "",
-        quarantined=quarantined + failures,
+        quarantined=quarantined,
         read_rows=raw.num_rows,
     )
 

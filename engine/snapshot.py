@@ -24,7 +24,7 @@ from sqlglot import exp
 
 from adapters.base import FILE_COLUMN, LINE_COLUMN, ROW_COLUMN, SourceIssue
 from adapters.canonical import ENTITIES, Entity
-from adapters.mapping import BAD_COLUMNS, NumberFormat, apply_mapping, source_scales
+from adapters.mapping import BAD_COLUMNS, Mapped, NumberFormat, apply_mapping, source_scales
 from adapters.secrets import Secrets
 from rules.sql import columns_of
 from tallyclerk.errors import SourceError
@@ -158,13 +158,9 @@ def take_snapshot(
         number_format=number_format,
         where=where,
     )
-    places = _places(read.table, source.label)
-    table, quarantined = _wrong_types(mapped.table, mapped.rejected, mapping, entity, places)
-    table, schema_failures = _check_schema(table, entity, places)
-    quarantined += schema_failures
+    table, quarantined = quarantine(mapped, mapping, entity, _places(read.table, source.label))
     if quarantined:
         log.warning("%s: %d row(s) quarantined", where, len(quarantined))
-    table = table.drop_columns([ROW_COLUMN])
 
     # Step 3: merge an incremental read into the previous snapshot by key.
     mode, read_rows = "full", table.num_rows
@@ -244,6 +240,23 @@ def _places(raw: pa.Table, label: str) -> dict[int, str]:
         line = lines[index] if lines else None
         places[row] = f"{name} line {line}" if line is not None else f"{name} record {row}"
     return places
+
+
+def quarantine(
+    mapped: Mapped,
+    mapping: dict[str, exp.Expression],
+    entity: Entity,
+    places: dict[int, str],
+    *,
+    schema: bool = True,
+) -> tuple[pa.Table, list[Quarantined]]:
+    """The mapped table with each value that does not cast set to NULL, and (with `schema`)
+    the rows the canonical schema refuses set aside; what was quarantined, where."""
+    table, quarantined = _wrong_types(mapped.table, mapped.rejected, mapping, entity, places)
+    if schema:
+        table, failures = _check_schema(table, entity, places)
+        quarantined += failures
+    return table.drop_columns([ROW_COLUMN]), quarantined
 
 
 def _wrong_types(
