@@ -49,7 +49,8 @@ def engine_options(
                 f"--memory-limit {memory_limit!r}: write a size such as 4GB, 512MB or 80% "
                 f"(the pattern {MEMORY})."
             ) from exc
-        raise ConfigError(f"{flag}: {error['msg']}.") from exc
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{flag}: {reason}.") from exc
 
 
 def _configured(workspace: Path) -> EngineConfig:

@@ -370,6 +370,7 @@ def _manifest(ctx: RunContext, *, run_id: str) -> dict:
             for skipped in ctx.workspace.skipped
         ],
         "snapshots": [snapshot.manifest() for snapshot in ctx.snapshots],
+        "backend": ctx.engine.backend,
         "timings": ctx.timings,
         "peak_mib": ctx.peak_mib,
         "schema": lifecycle.RUN_FINDINGS_SCHEMA.names,

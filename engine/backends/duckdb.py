@@ -10,7 +10,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from rules.sql import table_name
-from tallyclerk.errors import RunError
+from tallyclerk.errors import ConfigError, RunError
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +31,11 @@ class DuckDBBackend:
         # database costs more than checking a thousand records, so callers may keep one.
         self._con = duckdb.connect() if con is None else con.cursor()
         self._con.execute("SET TimeZone = 'UTC'")
+        self._memory_limit = memory_limit
         if memory_limit:
             self._con.execute("SET memory_limit = ?", [memory_limit])
         if spill_dir:
-            spill_dir.mkdir(parents=True, exist_ok=True)
+            _make_spill_dir(spill_dir)
             self._con.execute("SET temp_directory = ?", [str(spill_dir)])
         # Spilling keeps a compare larger than memory going; order need not be kept for it.
         self._con.execute("SET preserve_insertion_order = false")
@@ -64,8 +65,26 @@ class DuckDBBackend:
         sql = select if isinstance(select, str) else select.sql(dialect=self.dialect)
         try:
             return self._con.sql(sql).to_arrow_table()
+        except duckdb.OutOfMemoryException as exc:
+            limit = f"the memory limit {self._memory_limit}" if self._memory_limit else "memory"
+            raise RunError(
+                f"{label}: DuckDB ran out of {limit}; raise --memory-limit (engine.memory_limit) "
+                "or give --spill-dir a folder with free disk space to spill to."
+            ) from exc
         except duckdb.Error as exc:
             raise RunError(f"{label}: DuckDB could not run the compiled SQL: {exc}") from exc
 
     def close(self) -> None:
         self._con.close()
+
+
+def _make_spill_dir(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--spill-dir {folder} is not a folder; name a folder to spill to.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"--spill-dir {folder}: cannot create it ({exc.strerror or exc}); name a folder "
+            "you may write to."
+        ) from exc

@@ -13,11 +13,12 @@ engine:
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Literal, Protocol
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlglot import exp
 
 from .duckdb import DuckDBBackend
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 BACKENDS = ("duckdb", "spark")
 # DuckDB's own sizes: 4GB, 512MB, 2.5GiB, or a share of the machine's memory as 80%.
 MEMORY = r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)$"
+# The master URLs Spark itself accepts; anything else fails inside the JVM with a Java trace.
+_MASTER = re.compile(r"^(local(\[(\d+|\*)(,\d+)?\])?|(spark|mesos|k8s)://\S+|yarn)$")
 
 
 class Backend(Protocol):
@@ -52,6 +55,16 @@ class EngineConfig(BaseModel):
     spark_conf: dict[str, str] = {}
     memory_limit: str | None = Field(None, pattern=MEMORY)
     spill_dir: str | None = Field(None, min_length=1)
+
+    @field_validator("spark_master")
+    @classmethod
+    def _known_master(cls, master: str | None) -> str | None:
+        if master is not None and not _MASTER.match(master):
+            raise ValueError(
+                f"{master!r} is not a Spark master URL; write local[2] (or local[*]), "
+                "spark://HOST:7077, yarn or k8s://https://HOST:443"
+            )
+        return master
 
     def overridden(
         self,

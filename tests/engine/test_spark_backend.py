@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -14,7 +15,7 @@ import pytest
 
 from engine.backends.options import EngineConfig
 from engine.sample.generate import generate
-from tallyclerk.errors import ConfigError
+from tallyclerk.errors import ConfigError, RunError
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed")
 
@@ -55,6 +56,12 @@ def test_findings_and_actions_are_identical(tenants, name):
     assert spark_rows.to_pylist() == duckdb_rows.to_pylist()
 
 
+def test_each_manifest_names_the_backend_that_ran(tenants):
+    on_duckdb, on_spark = tenants
+    backends = [json.loads((t / RUN / "manifest.json").read_text())["backend"] for t in tenants]
+    assert backends == ["duckdb", "spark"] and on_duckdb != on_spark
+
+
 @pytest.mark.parametrize("name", ["executive.html", "report.html"])
 def test_reports_are_identical_but_for_when_they_ran(tenants, name):
     on_duckdb, on_spark = tenants
@@ -87,6 +94,44 @@ def test_a_bad_memory_limit_is_refused_before_the_run(tenants):
             on_duckdb, backend=None, spark_master=None, memory_limit="lots", spill_dir=None
         )
     assert str(raised.value).startswith("--memory-limit 'lots': write a size such as 4GB")
+
+
+def test_a_master_spark_would_not_know_is_refused_before_any_jvm_starts(tenants):
+    on_duckdb, _ = tenants
+    from api.engine_cli import engine_options
+
+    with pytest.raises(ConfigError) as raised:
+        engine_options(
+            on_duckdb, backend="spark", spark_master="bogus", memory_limit=None, spill_dir=None
+        )
+    assert str(raised.value) == (
+        "--spark-master: 'bogus' is not a Spark master URL; write local[2] (or local[*]), "
+        "spark://HOST:7077, yarn or k8s://https://HOST:443."
+    )
+    for master in ("local", "local[*]", "local[4,2]", "spark://etl-01:7077", "yarn"):
+        assert EngineConfig(spark_master=master).spark_master == master
+
+
+def test_a_spill_dir_that_is_no_folder_and_too_little_memory_say_which_setting(tmp_path):
+    from engine.backends.duckdb import DuckDBBackend
+
+    with pytest.raises(ConfigError) as raised:
+        DuckDBBackend(spill_dir=Path("/dev/null"))
+    assert str(raised.value) == "--spill-dir /dev/null is not a folder; name a folder to spill to."
+
+    import pyarrow as pa
+    from sqlglot import exp
+
+    backend = DuckDBBackend(memory_limit="1KB")
+    backend.register("erp.item", pa.table({"item_id": [str(n) for n in range(100_000)]}))
+    query = exp.select("item_id").from_("erp__item").order_by("item_id")
+    with pytest.raises(RunError) as raised:
+        backend.query(query, label="rule 'item-sync'")
+    assert str(raised.value) == (
+        "rule 'item-sync': DuckDB ran out of the memory limit 1KB; raise --memory-limit "
+        "(engine.memory_limit) or give --spill-dir a folder with free disk space to spill to."
+    )
+    backend.close()
 
 
 def test_without_pyspark_the_error_says_how_to_install_it(monkeypatch):
