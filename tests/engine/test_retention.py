@@ -101,3 +101,16 @@ def test_a_retention_age_in_business_days_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"retention\.runs: '5 business days': write a"):
         load_workspace(folder)
+
+
+def test_a_retention_age_that_is_no_duration_says_how_to_write_one(tmp_path: Path) -> None:
+    folder = make_tenant(tmp_path / "t", retention={"runs": "forever"})
+
+    with pytest.raises(ConfigError) as caught:
+        load_workspace(folder)
+
+    message = str(caught.value)
+    assert "retention.runs: 'forever' is not a retention age; write a retention age in days" in (
+        message
+    )
+    assert "business day" not in message

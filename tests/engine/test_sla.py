@@ -64,6 +64,25 @@ def test_a_target_that_is_no_duration_fails_at_load_naming_the_key(tmp_path: Pat
     assert "sla.critical: 'soon' is not a resolution target; write a target as" in str(caught.value)
 
 
+@pytest.mark.parametrize("target", ["3000000d", "99999999999d", 99999999999])
+def test_a_target_too_long_to_reach_a_date_fails_at_load(tmp_path: Path, target: str | int) -> None:
+    folder = make_tenant(tmp_path / "t", sla={"critical": target})
+
+    with pytest.raises(ConfigError) as caught:
+        load_workspace(folder)
+
+    assert f"sla.critical: {target!r} is too long; write at most 3650 days" in str(caught.value)
+
+
+def test_a_rule_target_names_its_key_once(tmp_path: Path) -> None:
+    folder = make_tenant(tmp_path / "t", sla={"rules": {"customer-duplicates": "soon"}})
+
+    with pytest.raises(ConfigError) as caught:
+        load_workspace(folder)
+
+    assert "  sla.rules.customer-duplicates: 'soon' is not a resolution target" in str(caught.value)
+
+
 def test_a_target_for_an_unknown_rule_fails_at_load(tmp_path: Path) -> None:
     folder = make_tenant(tmp_path / "t", sla={"rules": {"no-such-rule": "2d"}})
 
