@@ -92,9 +92,17 @@ def sla_check(workspace: WorkspaceArg) -> None:
     failed = sum(1 for alert in sent if alert.status == "failed")
     out.print(
         f"{plural(len(late), 'finding')} newly past the resolution target; "
-        f"{plural(len(sent), 'alert')} sent, {failed} failed.",
+        f"{plural(len(sent), 'alert')}: {len(sent) - failed} delivered, {failed} failed.",
         highlight=False,
     )
+    # A scheduler only sees the exit code: a failed delivery must not look like success.
+    if failed:
+        err.print(
+            f"`tallyclerk alerts retry {workspace}` sends the failed ones again.",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(1)
 
 
 alerts_app = typer.Typer(
@@ -223,6 +231,11 @@ def portfolio(
 ) -> None:
     """One page across every tenant under FOLDER: money at risk, open and breached findings,
     the trend per customer, and links into each tenant's executive report."""
+    if not folder.is_dir():
+        raise ConfigError(
+            f"{folder}: no such folder; point the command at the folder holding the tenant "
+            "workspaces."
+        )
     target = out or folder / "portfolio.html"
     writable_file(target, "--out")
     found, brand = build_portfolio(folder, out_dir=target.parent)

@@ -12,6 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from api.cli import app
+from engine import alerts
 from tests.engine.harborline import make_tenant, run
 from tests.reports.page import Page
 
@@ -124,6 +125,23 @@ def test_failed_alerts_are_listed_and_retried(partner: Path, monkeypatch) -> Non
     assert "Retried 2 failed alerts: 0 delivered, 2 still failing." in retried.output
 
 
+def test_sla_check_fails_while_an_alert_failed_to_deliver(partner: Path, monkeypatch) -> None:
+    def one(status: str) -> alerts.Alert:
+        return alerts.Alert(
+            1, "2026-12-01", "sla_breached", "sla", "pager", "webhook", status, 1, None, "t"
+        )
+
+    sent = [one("delivered")] * 4 + [one("failed")]
+    monkeypatch.setattr(alerts, "sla_check", lambda *args, **kwargs: ([{}] * 3, sent))
+
+    result = CliRunner().invoke(app, ["sla", "check", str(partner / "harborline")])
+
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert "3 findings newly past the resolution target; 5 alerts: 4 delivered, 1 failed." in text
+    assert "`tallyclerk alerts retry" in text
+
+
 def test_findings_list_shows_causes_first(partner: Path) -> None:
     result = CliRunner().invoke(
         app, ["findings", "list", str(partner / "harborline"), "latest", "--causes"]
@@ -150,3 +168,10 @@ def test_batches_that_fix_root_causes_are_listed_first(partner: Path) -> None:
     first = " ".join(rows[0].replace("│", " ").split())
     assert first == "2026-11.001/wms:item pending 4 4 findings"
     assert all("findings" not in row for row in rows[1:])
+
+
+def test_the_portfolio_of_a_missing_folder_says_it_does_not_exist(tmp_path) -> None:
+    result = CliRunner().invoke(app, ["portfolio", str(tmp_path / "nonexistent")])
+
+    message = str(result.exception)
+    assert "nonexistent: no such folder" in message and "--out" not in message
