@@ -15,6 +15,7 @@ from engine.catalog import Catalog
 from engine.config import load_workspace
 from tallyclerk.errors import AccessError, ConfigError
 from tests.engine.harborline import make_tenant, run
+from tests.reports.page import Page
 
 POLICY = {"runs": "60d", "snapshots": "20 days", "keep_last": 1}
 TODAY = datetime(2026, 12, 5, 8, tzinfo=UTC)
@@ -114,3 +115,25 @@ def test_a_retention_age_that_is_no_duration_says_how_to_write_one(tmp_path: Pat
         message
     )
     assert "business day" not in message
+
+
+def test_the_batch_sheet_of_a_purged_run_comes_from_the_catalog(four_runs, monkeypatch) -> None:
+    folder, cli = four_runs, CliRunner()
+    monkeypatch.setattr(api.ops_cli, "datetime", _Clock)
+    with Catalog(folder) as catalog, catalog.read() as con:
+        batch_id, pending = con.execute(
+            "SELECT batch_id, count(*) FROM actions WHERE batch_id LIKE '2026-11.001/%' "
+            "AND status = 'pending' GROUP BY batch_id ORDER BY batch_id LIMIT 1"
+        ).fetchone()
+    assert cli.invoke(app, ["purge", str(folder), "--as", "ada"]).exit_code == 0
+    assert not (folder / ".tallyclerk" / "runs" / "2026-11.001").exists()
+
+    sheet = folder / "sheet.html"
+    args = ["report", str(folder), "--kind", "batch", "--batch", batch_id, "--out", str(sheet)]
+    result = cli.invoke(app, args)
+
+    assert result.exit_code == 0, result.output
+    page = Page(sheet.read_text())
+    assert page.text("batch-id") == batch_id
+    assert page.text("action-count") == str(pending)
+    assert "folder was removed by the retention policy" in page.text("run-folder-gone")
