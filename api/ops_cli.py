@@ -58,7 +58,13 @@ def sla_report(
             branding = (loaded.config.branding, folder)
         with catalog:
             months.append(
-                sla_month(catalog, loaded.config.sla, month, workspace=loaded.config.name)
+                sla_month(
+                    catalog,
+                    loaded.config.sla,
+                    month,
+                    workspace=loaded.config.name,
+                    folder=folder.resolve().name,
+                )
             )
     brand = brand_for(*branding) if branding else brand_for(None, None)
     out.mkdir(parents=True, exist_ok=True)

@@ -63,8 +63,8 @@ def test_the_portfolio_page_ranks_customers_and_links_their_reports(partner: Pat
     assert page.text("breached-findings") == "Past their resolution target 6"
     rows = page.text("tenants")
     assert (
-        "Harborline Distribution 2026-11.002 period 2026-11 8,958.69 20 0 6 1 "
-        "Baltic Marine Supply no finished run yet "
+        "Harborline Distribution harborline 2026-11.002 period 2026-11 8,958.69 20 0 6 1 "
+        "Baltic Marine Supply baltic no finished run yet "
         "zeta does not load:"
     ) in rows
     # White-labelled: the partner's name, and no product credit.
@@ -86,6 +86,7 @@ def test_the_monthly_sla_report_per_tenant(partner: Path, tmp_path: Path) -> Non
         rows = {(r["workspace"], r["severity"]): r for r in csv.DictReader(handle)}
     assert rows[("Harborline Distribution", "all")] | {} == {
         "workspace": "Harborline Distribution",
+        "folder": "harborline",
         "month": "2026-11",
         "severity": "all",
         "opened": "20",
@@ -99,9 +100,40 @@ def test_the_monthly_sla_report_per_tenant(partner: Path, tmp_path: Path) -> Non
     page = Page((tmp_path / "sla-2026-11.html").read_text())
     assert page.text("sla-tenants").startswith(
         "tenant opened resolved median days to resolve resolved within target breaches "
-        "Harborline Distribution 20 0 \N{EN DASH} 0 6 Baltic Marine Supply 0 0 \N{EN DASH} 0 0"
+        "Harborline Distribution harborline 20 0 \N{EN DASH} 0 6 "
+        "Baltic Marine Supply baltic 0 0 \N{EN DASH} 0 0"
     )
     assert "Northwind Advisory" in page.visible_text
+
+
+def test_tenants_with_one_display_name_are_told_apart_by_folder(
+    partner: Path, tmp_path: Path
+) -> None:
+    config = (partner / "baltic" / "tallyclerk.yaml").read_text()
+    for name in ("harborline-east", "harborline-west"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "tallyclerk.yaml").write_text(
+            config.replace("Baltic Marine Supply", "Harborline Distribution")
+        )
+    tenants = [str(tmp_path / "harborline-east"), str(tmp_path / "harborline-west")]
+    out = tmp_path / "out"
+
+    sla = CliRunner().invoke(
+        app, ["sla", "report", *tenants, "--month", "2026-11", "--out", str(out)]
+    )
+    portfolio = CliRunner().invoke(app, ["portfolio", str(tmp_path)])
+
+    assert sla.exit_code == 0 and portfolio.exit_code == 0, sla.output + portfolio.output
+    with (out / "sla-2026-11.csv").open() as handle:
+        folders = [(r["workspace"], r["folder"]) for r in csv.DictReader(handle)]
+    assert ("Harborline Distribution", "harborline-east") in folders
+    assert ("Harborline Distribution", "harborline-west") in folders
+    sla_page = Page((out / "sla-2026-11.html").read_text()).text("sla-tenants")
+    assert "Harborline Distribution harborline-east 0" in sla_page
+    assert "Harborline Distribution harborline-west 0" in sla_page
+    rows = Page((tmp_path / "portfolio.html").read_text()).text("tenants")
+    assert "Harborline Distribution harborline-east no finished run yet" in rows
+    assert "Harborline Distribution harborline-west no finished run yet" in rows
 
 
 def test_a_bad_month_is_refused(partner: Path) -> None:

@@ -128,7 +128,9 @@ def test_breaches_in_runs_and_in_the_monthly_report(tmp_path: Path) -> None:
     assert sum(third.findings["sla_breached"].to_pylist()) == 19
 
     with Catalog(folder) as catalog:
-        november = sla_month(catalog, load_workspace(folder).config.sla, "2026-11", workspace="H")
+        november = sla_month(
+            catalog, load_workspace(folder).config.sla, "2026-11", workspace="H", folder="t"
+        )
         december = sla_month(catalog, load_workspace(folder).config.sla, "2026-12", workspace="H")
     total = november.total
     assert (total.opened, total.resolved, total.median_days) == (20, 1, 7)
@@ -141,6 +143,7 @@ def test_breaches_in_runs_and_in_the_monthly_report(tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(sla_csv([november]))))
     assert rows[0] == {
         "workspace": "H",
+        "folder": "t",
         "month": "2026-11",
         "severity": "all",
         "opened": "20",
