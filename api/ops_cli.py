@@ -89,7 +89,8 @@ def sla_report(
 @sla_app.command("check")
 def sla_check(workspace: WorkspaceArg) -> None:
     """Between runs: alert on open findings of the latest run that passed their resolution
-    target since, once each (run it from a scheduler, hourly or daily)."""
+    target since, once each (run it from a scheduler, hourly or daily); exit 1 while an
+    alert failed to deliver."""
     loaded, catalog = open_workspace(workspace)
     with catalog:
         late, sent = alerts.sla_check(
