@@ -58,7 +58,13 @@ def sla_report(
             branding = (loaded.config.branding, folder)
         with catalog:
             months.append(
-                sla_month(catalog, loaded.config.sla, month, workspace=loaded.config.name)
+                sla_month(
+                    catalog,
+                    loaded.config.sla,
+                    month,
+                    workspace=loaded.config.name,
+                    folder=folder.resolve().name,
+                )
             )
     brand = brand_for(*branding) if branding else brand_for(None, None)
     out.mkdir(parents=True, exist_ok=True)
@@ -83,7 +89,8 @@ def sla_report(
 @sla_app.command("check")
 def sla_check(workspace: WorkspaceArg) -> None:
     """Between runs: alert on open findings of the latest run that passed their resolution
-    target since, once each (run it from a scheduler, hourly or daily)."""
+    target since, once each (run it from a scheduler, hourly or daily); exit 1 while an
+    alert failed to deliver."""
     loaded, catalog = open_workspace(workspace)
     with catalog:
         late, sent = alerts.sla_check(
@@ -92,9 +99,17 @@ def sla_check(workspace: WorkspaceArg) -> None:
     failed = sum(1 for alert in sent if alert.status == "failed")
     out.print(
         f"{plural(len(late), 'finding')} newly past the resolution target; "
-        f"{plural(len(sent), 'alert')} sent, {failed} failed.",
+        f"{plural(len(sent), 'alert')}: {len(sent) - failed} delivered, {failed} failed.",
         highlight=False,
     )
+    # A scheduler only sees the exit code: a failed delivery must not look like success.
+    if failed:
+        err.print(
+            f"`tallyclerk alerts retry {workspace}` sends the failed ones again.",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(1)
 
 
 alerts_app = typer.Typer(
@@ -223,6 +238,11 @@ def portfolio(
 ) -> None:
     """One page across every tenant under FOLDER: money at risk, open and breached findings,
     the trend per customer, and links into each tenant's executive report."""
+    if not folder.is_dir():
+        raise ConfigError(
+            f"{folder}: no such folder; point the command at the folder holding the tenant "
+            "workspaces."
+        )
     target = out or folder / "portfolio.html"
     writable_file(target, "--out")
     found, brand = build_portfolio(folder, out_dir=target.parent)

@@ -19,19 +19,20 @@ from sqlglot import exp
 
 from adapters.canonical import ENTITIES, SQL_TYPES
 from rules.findings import CompileContext
-from rules.model import RULE_KINDS, AnyRule, Rule
+from rules.model import AnyRule, Rule
 from rules.packs import PACKS, load_pack
 from rules.sql import parse_expression
 from tallyclerk.errors import ConfigError
 
 from .alerts import AlertsConfig
 from .backends.options import EngineConfig
+from .config_errors import validation_message
 from .logo import check_logo
 from .policy import Policy, Role, TargetConfig, check_workflow
 from .retention import RetentionConfig
 from .rule_set import SkippedRule, canonical_types, rules_to_run
 from .sla import SlaConfig
-from .sources import SOURCE_KINDS, SourceConfig, check_source, default_columns
+from .sources import SourceConfig, check_source, default_columns
 
 WORKSPACE_FILE = "tallyclerk.yaml"
 SYSTEM_KINDS = ("erp", "wms", "tms", "finance", "other")
@@ -212,7 +213,7 @@ def load_workspace(folder: Path) -> LoadedWorkspace:
     try:
         config = Workspace.model_validate(document)
     except ValidationError as exc:
-        raise ConfigError(_validation_message(path, exc, document)) from exc
+        raise ConfigError(validation_message(path, exc, document)) from exc
     _check_references(config, path)
     if config.branding is not None and config.branding.logo is not None:
         check_logo(config.branding.logo, folder=folder, path=path)
@@ -233,53 +234,6 @@ def load_workspace(folder: Path) -> LoadedWorkspace:
         skipped=rule_set.skipped,
         origins=dict(rule_set.origins),
     )
-
-
-def _validation_message(path: Path, exc: ValidationError, document: dict) -> str:
-    lines = []
-    for error in exc.errors()[:8]:
-        loc = _location(error["loc"], document)
-        message = error["msg"]
-        if error["type"] == "union_tag_invalid" and "sources" in error["loc"]:
-            message = (
-                f"unknown source kind {error['input'].get('kind')!r}; "
-                f"use one of: {', '.join(SOURCE_KINDS)}"
-            )
-        elif error["type"] == "union_tag_invalid":
-            message = (
-                f"unknown rule kind {error['input'].get('kind')!r}; "
-                "use one of: validate, match, aggregate, duplicates, sequence"
-            )
-        elif error["type"] == "extra_forbidden":
-            message = "unknown key; remove it or check its spelling"
-        elif error["type"] == "value_error":
-            message = message.removeprefix("Value error, ")
-        lines.append(f"  {loc}: {message}")
-    return f"{path}: the workspace configuration is not valid:\n" + "\n".join(lines)
-
-
-def _location(loc: tuple, document: dict) -> str:
-    """`rules[3] (id 'x').kind` from pydantic's location tuple."""
-    parts: list[str] = []
-    node: object = document
-    for step in loc:
-        if isinstance(step, int):
-            parts[-1] += f"[{step}]"
-            node = node[step] if isinstance(node, list) and step < len(node) else None
-            if isinstance(node, dict) and "id" in node:
-                parts[-1] += f" (id {node['id']!r})"
-        elif isinstance(node, dict) and step in (node.get("kind"), node.get("check")):
-            # pydantic names the variant it chose (`match`, `range`); the key says it already.
-            continue
-        elif isinstance(node, dict) and step in node:
-            parts.append(str(step))
-            node = node[step]
-        elif step in (*RULE_KINDS, *SOURCE_KINDS) or "[" in str(step):
-            continue
-        else:
-            parts.append(str(step))
-            node = None
-    return ".".join(parts)
 
 
 def _check_references(config: Workspace, path: Path) -> None:

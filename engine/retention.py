@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 # Folders of a run that hold snapshots of the sources.
 SNAPSHOT_FOLDERS = ("snapshots", "quarantine")
+_AGE_HELP = "write a retention age in days, for example 400d"
 
 
 class RetentionConfig(BaseModel):
@@ -40,8 +41,8 @@ class RetentionConfig(BaseModel):
     @field_validator("runs", "snapshots")
     @classmethod
     def _age(cls, value: str | int | None) -> str | int | None:
-        if value is not None and parse_target(value).business:
-            raise ValueError(f"{value!r}: write a retention age in days, for example 90d")
+        if value is not None and parse_target(value, what="retention age", hint=_AGE_HELP).business:
+            raise ValueError(f"{value!r}: {_AGE_HELP}")
         return value
 
     def days(self, which: str) -> int | None:

@@ -13,10 +13,10 @@ import re
 import sqlite3
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 SLA_FIELDS = (pa.field("sla_due", pa.date32()), pa.field("sla_breached", pa.bool_()))
 
@@ -24,6 +24,8 @@ T = TypeVar("T")
 
 _TARGET = re.compile(r"^\s*(\d+)\s*(?:(business|b)\s*)?(?:d|days?)\s*$", re.IGNORECASE)
 _TARGET_HELP = "write a target as `1 business day`, `5d`, `3 days` or `2 business days`"
+# Ten years: a longer target is a typo, and dates past 9999 would overflow.
+MAX_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -46,16 +48,31 @@ class Target:
         return f"{self.days} {unit}{'' if self.days == 1 else 's'}"
 
 
-def parse_target(text: str | int) -> Target:
+def parse_target(
+    text: str | int, *, what: str = "resolution target", hint: str = _TARGET_HELP
+) -> Target:
     """`1 business day` to Target(1, business=True); a bare number counts calendar days."""
     if isinstance(text, int) and not isinstance(text, bool):
         if text < 0:
-            raise ValueError(f"{text!r} is negative; {_TARGET_HELP}")
-        return Target(text, business=False)
-    match = _TARGET.match(str(text))
-    if match is None:
-        raise ValueError(f"{text!r} is not a resolution target; {_TARGET_HELP}")
-    return Target(int(match[1]), business=match[2] is not None)
+            raise ValueError(f"{text!r} is negative; {hint}")
+        target = Target(text, business=False)
+    else:
+        match = _TARGET.match(str(text))
+        if match is None:
+            raise ValueError(f"{text!r} is not a {what}; {hint}")
+        target = Target(int(match[1]), business=match[2] is not None)
+    if target.days > MAX_DAYS:
+        raise ValueError(f"{text!r} is too long; write at most {MAX_DAYS} days")
+    return target
+
+
+def _checked(value: str | int) -> str | int:
+    parse_target(value)
+    return value
+
+
+# A target as written; checked when the workspace loads so a run never meets a bad one.
+TargetText = Annotated[str | int, AfterValidator(_checked)]
 
 
 class SlaConfig(BaseModel):
@@ -63,28 +80,11 @@ class SlaConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    critical: str | int | None = None
-    high: str | int | None = None
-    medium: str | int | None = None
-    low: str | int | None = None
-    rules: dict[str, str | int] = {}
-
-    @field_validator("critical", "high", "medium", "low")
-    @classmethod
-    def _severity_target(cls, value: str | int | None) -> str | int | None:
-        if value is not None:
-            parse_target(value)
-        return value
-
-    @field_validator("rules")
-    @classmethod
-    def _rule_targets(cls, value: dict[str, str | int]) -> dict[str, str | int]:
-        for rule_id, target in value.items():
-            try:
-                parse_target(target)
-            except ValueError as exc:
-                raise ValueError(f"rules.{rule_id}: {exc}") from None
-        return value
+    critical: TargetText | None = None
+    high: TargetText | None = None
+    medium: TargetText | None = None
+    low: TargetText | None = None
+    rules: dict[str, TargetText] = {}
 
     def target(self, rule_id: str, severity: str) -> Target | None:
         """The target of a rule's findings, None when neither rule nor severity has one."""

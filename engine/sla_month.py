@@ -54,6 +54,8 @@ class SlaMonth:
     total: SlaFigures
     by_severity: dict[str, SlaFigures] = field(default_factory=dict)
     breached: list[Episode] = field(default_factory=list)
+    # The tenant's workspace folder: two tenants may share a display name.
+    folder: str = ""
 
 
 def month_bounds(text: str) -> tuple[date, date]:
@@ -125,7 +127,9 @@ def _split(
     return result
 
 
-def sla_month(catalog: Catalog, sla: SlaConfig, month: str, *, workspace: str) -> SlaMonth:
+def sla_month(
+    catalog: Catalog, sla: SlaConfig, month: str, *, workspace: str, folder: str = ""
+) -> SlaMonth:
     """The month's figures of one workspace, in total and per severity."""
     start, end = month_bounds(month)
     every = episodes(catalog, sla)
@@ -135,7 +139,8 @@ def sla_month(catalog: Catalog, sla: SlaConfig, month: str, *, workspace: str) -
         severity: _figures([e for e in every if e.severity == severity], start, end)
         for severity in SEVERITIES
     }
-    return SlaMonth(workspace, month, _figures(every, start, end), by_severity, breached)
+    total = _figures(every, start, end)
+    return SlaMonth(workspace, month, total, by_severity, breached, folder=folder)
 
 
 def _figures(every: Iterable[Episode], start: date, end: date) -> SlaFigures:

@@ -43,6 +43,8 @@ class BatchRecord:
     decisions: list[str] = field(default_factory=list)
     # False when read from a run folder: nothing was decided as far as the sheet knows.
     from_catalog: bool = True
+    # True when retention removed the run's folder: its findings cannot be read.
+    run_folder_gone: bool = False
 
 
 def batch_ids(actions: pa.Table | None) -> list[str]:
@@ -123,6 +125,20 @@ def load_batch(workspace: Path, ref: str | None, *, run_id: str, run_named: bool
             for d in decisions
         ],
     )
+
+
+def catalog_manifest(workspace: Path, run_id: str, name: str) -> dict:
+    """What a batch sheet shows of a run whose folder is gone, as the catalog records it."""
+    with Catalog(workspace) as catalog, catalog.read() as con:
+        row = con.execute(
+            "SELECT period, finished_at FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+    return {
+        "workspace": name,
+        "run_id": run_id,
+        "period": row["period"] if row else "",
+        "finished_at": row["finished_at"] if row else "",
+    }
 
 
 _RUN_BATCHES = "SELECT batch_id FROM batches WHERE run_id = ? ORDER BY batch_id"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from tallyclerk.errors import ConfigError
 
 from .batch import (
     batch_ids,
+    catalog_manifest,
     has_catalog,
     load_batch,
     render_batch_sheet,
@@ -22,7 +23,15 @@ from .batch import (
 )
 from .branding import Brand, brand_for
 from .executive import render_executive_report
-from .history import History, RunFolder, find_run, load_history, runs_folder, workspace_of
+from .history import (
+    MANIFEST,
+    History,
+    RunFolder,
+    find_run,
+    load_history,
+    runs_folder,
+    workspace_of,
+)
 from .run_report import render_run_report
 
 log = logging.getLogger(__name__)
@@ -103,9 +112,20 @@ def render_batch_of_run(
             Kind.batch, run.manifest, run.findings(), run.actions(), setup, batch=batch
         )
     record = load_batch(root, batch, run_id=run.run_id, run_named=run_named)
-    owner = run if record.run_id == run.run_id else find_run(root, record.run_id)
+    if record.run_id == run.run_id:
+        manifest, findings = run.manifest, run.findings()
+    elif (runs_folder(root) / record.run_id / MANIFEST).is_file():
+        owner = find_run(root, record.run_id)
+        manifest, findings = owner.manifest, owner.findings()
+    else:
+        # A purge removed the run's folder; the batch lives on in the catalog and may still
+        # be decided, so the sheet shows the actions without their findings' details.
+        log.warning("run %s has no folder: its batch sheet leaves out the findings", record.run_id)
+        manifest = catalog_manifest(root, record.run_id, run.manifest["workspace"])
+        findings = pa.table({"finding_id": pa.array([], pa.string())})
+        record = replace(record, run_folder_gone=True)
     return render_batch_sheet(
-        owner.manifest, record, owner.findings(), brand=setup.brand, settings=setup.settings
+        manifest, record, findings, brand=setup.brand, settings=setup.settings
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -56,6 +56,8 @@ class Tenant:
     money_trend: Trend | None = None
     open_trend: Trend | None = None
     error: str | None = None
+    # The tenant's folder under the portfolio's: two tenants may share a display name.
+    where: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,12 +99,14 @@ def build_portfolio(root: Path, *, out_dir: Path) -> tuple[Portfolio, Brand]:
             workspace = load_workspace(folder)
         except TallyclerkError as exc:
             log.warning("tenant %s does not load: %s", folder, exc)
-            tenants.append(Tenant(folder.name, folder, error=" ".join(str(exc).split())))
+            error = " ".join(str(exc).split())
+            tenants.append(Tenant(folder.name, folder, error=error, where=_where(root, folder)))
             continue
         if workspace.config.branding is not None:
             brands.append((workspace.config.branding, folder))
-        tenants.append(_tenant(workspace.config.name, folder, out_dir))
-    tenants.sort(key=lambda t: (t.error is not None, -t.money_at_risk, t.name))
+        tenant = _tenant(workspace.config.name, folder, out_dir)
+        tenants.append(replace(tenant, where=_where(root, folder)))
+    tenants.sort(key=lambda t: (t.error is not None, -t.money_at_risk, t.name, t.where))
     return Portfolio(tenants), _brand(root, brands)
 
 
@@ -114,6 +118,10 @@ def render_portfolio(portfolio: Portfolio, brand: Brand) -> str:
         brand=brand,
         manifest={"finished_at": written},
     )
+
+
+def _where(root: Path, folder: Path) -> str:
+    return folder.relative_to(root).as_posix()
 
 
 def _tenant(name: str, folder: Path, out_dir: Path) -> Tenant:

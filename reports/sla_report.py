@@ -15,6 +15,7 @@ from .render import render
 
 CSV_COLUMNS = (
     "workspace",
+    "folder",
     "month",
     "severity",
     "opened",
@@ -45,7 +46,9 @@ def sla_csv(months: Sequence[SlaMonth]) -> str:
     for tenant in months:
         rows = [("all", tenant.total), *tenant.by_severity.items()]
         for severity, figures in rows:
-            writer.writerow([tenant.workspace, tenant.month, severity, *_cells(figures)])
+            writer.writerow(
+                [tenant.workspace, tenant.folder, tenant.month, severity, *_cells(figures)]
+            )
     return buffer.getvalue()
 
 

@@ -12,6 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from api.cli import app
+from engine import alerts
 from tests.engine.harborline import make_tenant, run
 from tests.reports.page import Page
 
@@ -62,8 +63,8 @@ def test_the_portfolio_page_ranks_customers_and_links_their_reports(partner: Pat
     assert page.text("breached-findings") == "Past their resolution target 6"
     rows = page.text("tenants")
     assert (
-        "Harborline Distribution 2026-11.002 period 2026-11 8,958.69 20 0 6 1 "
-        "Baltic Marine Supply no finished run yet "
+        "Harborline Distribution harborline 2026-11.002 period 2026-11 8,958.69 20 0 6 1 "
+        "Baltic Marine Supply baltic no finished run yet "
         "zeta does not load:"
     ) in rows
     # White-labelled: the partner's name, and no product credit.
@@ -85,6 +86,7 @@ def test_the_monthly_sla_report_per_tenant(partner: Path, tmp_path: Path) -> Non
         rows = {(r["workspace"], r["severity"]): r for r in csv.DictReader(handle)}
     assert rows[("Harborline Distribution", "all")] | {} == {
         "workspace": "Harborline Distribution",
+        "folder": "harborline",
         "month": "2026-11",
         "severity": "all",
         "opened": "20",
@@ -98,9 +100,40 @@ def test_the_monthly_sla_report_per_tenant(partner: Path, tmp_path: Path) -> Non
     page = Page((tmp_path / "sla-2026-11.html").read_text())
     assert page.text("sla-tenants").startswith(
         "tenant opened resolved median days to resolve resolved within target breaches "
-        "Harborline Distribution 20 0 \N{EN DASH} 0 6 Baltic Marine Supply 0 0 \N{EN DASH} 0 0"
+        "Harborline Distribution harborline 20 0 \N{EN DASH} 0 6 "
+        "Baltic Marine Supply baltic 0 0 \N{EN DASH} 0 0"
     )
     assert "Northwind Advisory" in page.visible_text
+
+
+def test_tenants_with_one_display_name_are_told_apart_by_folder(
+    partner: Path, tmp_path: Path
+) -> None:
+    config = (partner / "baltic" / "tallyclerk.yaml").read_text()
+    for name in ("harborline-east", "harborline-west"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "tallyclerk.yaml").write_text(
+            config.replace("Baltic Marine Supply", "Harborline Distribution")
+        )
+    tenants = [str(tmp_path / "harborline-east"), str(tmp_path / "harborline-west")]
+    out = tmp_path / "out"
+
+    sla = CliRunner().invoke(
+        app, ["sla", "report", *tenants, "--month", "2026-11", "--out", str(out)]
+    )
+    portfolio = CliRunner().invoke(app, ["portfolio", str(tmp_path)])
+
+    assert sla.exit_code == 0 and portfolio.exit_code == 0, sla.output + portfolio.output
+    with (out / "sla-2026-11.csv").open() as handle:
+        folders = [(r["workspace"], r["folder"]) for r in csv.DictReader(handle)]
+    assert ("Harborline Distribution", "harborline-east") in folders
+    assert ("Harborline Distribution", "harborline-west") in folders
+    sla_page = Page((out / "sla-2026-11.html").read_text()).text("sla-tenants")
+    assert "Harborline Distribution harborline-east 0" in sla_page
+    assert "Harborline Distribution harborline-west 0" in sla_page
+    rows = Page((tmp_path / "portfolio.html").read_text()).text("tenants")
+    assert "Harborline Distribution harborline-east no finished run yet" in rows
+    assert "Harborline Distribution harborline-west no finished run yet" in rows
 
 
 def test_a_bad_month_is_refused(partner: Path) -> None:
@@ -122,6 +155,23 @@ def test_failed_alerts_are_listed_and_retried(partner: Path, monkeypatch) -> Non
     retried = CliRunner().invoke(app, ["alerts", "retry", folder])
     assert retried.exit_code == 1
     assert "Retried 2 failed alerts: 0 delivered, 2 still failing." in retried.output
+
+
+def test_sla_check_fails_while_an_alert_failed_to_deliver(partner: Path, monkeypatch) -> None:
+    def one(status: str) -> alerts.Alert:
+        return alerts.Alert(
+            1, "2026-12-01", "sla_breached", "sla", "pager", "webhook", status, 1, None, "t"
+        )
+
+    sent = [one("delivered")] * 4 + [one("failed")]
+    monkeypatch.setattr(alerts, "sla_check", lambda *args, **kwargs: ([{}] * 3, sent))
+
+    result = CliRunner().invoke(app, ["sla", "check", str(partner / "harborline")])
+
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert "3 findings newly past the resolution target; 5 alerts: 4 delivered, 1 failed." in text
+    assert "`tallyclerk alerts retry" in text
 
 
 def test_findings_list_shows_causes_first(partner: Path) -> None:
@@ -150,3 +200,10 @@ def test_batches_that_fix_root_causes_are_listed_first(partner: Path) -> None:
     first = " ".join(rows[0].replace("│", " ").split())
     assert first == "2026-11.001/wms:item pending 4 4 findings"
     assert all("findings" not in row for row in rows[1:])
+
+
+def test_the_portfolio_of_a_missing_folder_says_it_does_not_exist(tmp_path) -> None:
+    result = CliRunner().invoke(app, ["portfolio", str(tmp_path / "nonexistent")])
+
+    message = str(result.exception)
+    assert "nonexistent: no such folder" in message and "--out" not in message

@@ -104,7 +104,7 @@ def test_a_secret_written_into_the_workspace_is_refused_at_load(tmp_path: Path) 
     config = {"channels": [{"name": "s", "kind": "slack", "url": "https://hooks.slack.com/T/B/x"}]}
     folder = make_tenant(tmp_path / "t", alerts=config)
 
-    with pytest.raises(ConfigError, match=r"alerts\.channels\[0\]\.url: String should match"):
+    with pytest.raises(ConfigError, match=r"alerts\.channels\[0\]\.url: write it as env:NAME,"):
         load_workspace(folder)
 
 

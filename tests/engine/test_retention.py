@@ -15,6 +15,7 @@ from engine.catalog import Catalog
 from engine.config import load_workspace
 from tallyclerk.errors import AccessError, ConfigError
 from tests.engine.harborline import make_tenant, run
+from tests.reports.page import Page
 
 POLICY = {"runs": "60d", "snapshots": "20 days", "keep_last": 1}
 TODAY = datetime(2026, 12, 5, 8, tzinfo=UTC)
@@ -101,3 +102,38 @@ def test_a_retention_age_in_business_days_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"retention\.runs: '5 business days': write a"):
         load_workspace(folder)
+
+
+def test_a_retention_age_that_is_no_duration_says_how_to_write_one(tmp_path: Path) -> None:
+    folder = make_tenant(tmp_path / "t", retention={"runs": "forever"})
+
+    with pytest.raises(ConfigError) as caught:
+        load_workspace(folder)
+
+    message = str(caught.value)
+    assert "retention.runs: 'forever' is not a retention age; write a retention age in days" in (
+        message
+    )
+    assert "business day" not in message
+
+
+def test_the_batch_sheet_of_a_purged_run_comes_from_the_catalog(four_runs, monkeypatch) -> None:
+    folder, cli = four_runs, CliRunner()
+    monkeypatch.setattr(api.ops_cli, "datetime", _Clock)
+    with Catalog(folder) as catalog, catalog.read() as con:
+        batch_id, pending = con.execute(
+            "SELECT batch_id, count(*) FROM actions WHERE batch_id LIKE '2026-11.001/%' "
+            "AND status = 'pending' GROUP BY batch_id ORDER BY batch_id LIMIT 1"
+        ).fetchone()
+    assert cli.invoke(app, ["purge", str(folder), "--as", "ada"]).exit_code == 0
+    assert not (folder / ".tallyclerk" / "runs" / "2026-11.001").exists()
+
+    sheet = folder / "sheet.html"
+    args = ["report", str(folder), "--kind", "batch", "--batch", batch_id, "--out", str(sheet)]
+    result = cli.invoke(app, args)
+
+    assert result.exit_code == 0, result.output
+    page = Page(sheet.read_text())
+    assert page.text("batch-id") == batch_id
+    assert page.text("action-count") == str(pending)
+    assert "folder was removed by the retention policy" in page.text("run-folder-gone")

@@ -64,6 +64,25 @@ def test_a_target_that_is_no_duration_fails_at_load_naming_the_key(tmp_path: Pat
     assert "sla.critical: 'soon' is not a resolution target; write a target as" in str(caught.value)
 
 
+@pytest.mark.parametrize("target", ["3000000d", "99999999999d", 99999999999])
+def test_a_target_too_long_to_reach_a_date_fails_at_load(tmp_path: Path, target: str | int) -> None:
+    folder = make_tenant(tmp_path / "t", sla={"critical": target})
+
+    with pytest.raises(ConfigError) as caught:
+        load_workspace(folder)
+
+    assert f"sla.critical: {target!r} is too long; write at most 3650 days" in str(caught.value)
+
+
+def test_a_rule_target_names_its_key_once(tmp_path: Path) -> None:
+    folder = make_tenant(tmp_path / "t", sla={"rules": {"customer-duplicates": "soon"}})
+
+    with pytest.raises(ConfigError) as caught:
+        load_workspace(folder)
+
+    assert "  sla.rules.customer-duplicates: 'soon' is not a resolution target" in str(caught.value)
+
+
 def test_a_target_for_an_unknown_rule_fails_at_load(tmp_path: Path) -> None:
     folder = make_tenant(tmp_path / "t", sla={"rules": {"no-such-rule": "2d"}})
 
@@ -109,7 +128,9 @@ def test_breaches_in_runs_and_in_the_monthly_report(tmp_path: Path) -> None:
     assert sum(third.findings["sla_breached"].to_pylist()) == 19
 
     with Catalog(folder) as catalog:
-        november = sla_month(catalog, load_workspace(folder).config.sla, "2026-11", workspace="H")
+        november = sla_month(
+            catalog, load_workspace(folder).config.sla, "2026-11", workspace="H", folder="t"
+        )
         december = sla_month(catalog, load_workspace(folder).config.sla, "2026-12", workspace="H")
     total = november.total
     assert (total.opened, total.resolved, total.median_days) == (20, 1, 7)
@@ -122,6 +143,7 @@ def test_breaches_in_runs_and_in_the_monthly_report(tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(sla_csv([november]))))
     assert rows[0] == {
         "workspace": "H",
+        "folder": "t",
         "month": "2026-11",
         "severity": "all",
         "opened": "20",
