@@ -38,6 +38,7 @@ _TITLES = {
     405: "Method not allowed",
     406: "Not acceptable",
     409: "Conflict",
+    410: "Gone",
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Unprocessable content",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine import lifecycle
 from engine.lifecycle import StatusFilter
 from engine.run import RESOLVED_FILE
-from reports.history import find_run
+from reports.history import FINDINGS, find_run
 from reports.pages import EXECUTIVE_REPORT, RUN_REPORT, Kind, render_kind, setup_for_run
 
 from .auth import Caller, caller
@@ -28,6 +29,7 @@ from .jobs import Job
 from .problems import ApiProblem, not_found
 from .schemas import FindingPage, RunList, RunStarted, RunState, problems
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["runs"])
 
 
@@ -99,7 +101,8 @@ def get_run(run_id: str, request: Request, who: Annotated[Caller, Depends(caller
     for row in _catalog_runs(who):
         if row["run_id"] == run_id:
             found = request.app.state.jobs.by_run(who.tenant.tenant_id, run_id)
-            return _job_state(found) if found else _finished_state(row)
+            state = _job_state(found) if found else _finished_state(row)
+            return state | {"files": _files_state(who, run_id)}
     raise not_found(f"run {run_id!r}")
 
 
@@ -114,7 +117,7 @@ def get_run(run_id: str, request: Request, who: Annotated[Caller, Depends(caller
                 PARQUET: {"schema": {"type": "string", "format": "binary"}},
             }
         },
-        **problems(401, 403, 404, 406, 409, 422, 429),
+        **problems(401, 403, 404, 406, 409, 410, 422, 429),
     },
 )
 async def run_findings(
@@ -137,9 +140,9 @@ async def run_findings(
     folder = _run_folder(request, who, run_id)
 
     def page() -> tuple[pa.Table, int]:
-        tables = [pq.read_table(folder / "findings.parquet")]
+        tables = [_read_table(folder, FINDINGS)]
         if (folder / RESOLVED_FILE).is_file():
-            tables.append(pq.read_table(folder / RESOLVED_FILE))
+            tables.append(_read_table(folder, RESOLVED_FILE))
         found = pa.concat_tables(tables)
         with who.tenant.catalog() as catalog, catalog.read() as con:
             found = lifecycle.with_current_waivers(con, found, datetime.now(UTC).date())
@@ -171,7 +174,7 @@ async def run_findings(
     summary="A run's report as self-contained HTML",
     responses={
         200: {"content": {"text/html": {"schema": {"type": "string"}}}},
-        **problems(401, 403, 404, 409, 429),
+        **problems(401, 403, 404, 409, 410, 422, 429),
     },
 )
 def run_report(
@@ -186,6 +189,7 @@ def run_report(
     name = RUN_REPORT if kind is ReportKind.run else EXECUTIVE_REPORT
     if (folder / name).is_file():
         return HTMLResponse((folder / name).read_text(encoding="utf-8"))
+    _read_table(folder, FINDINGS)
     found = find_run(folder)
     html = render_kind(
         Kind(kind.value), found.manifest, found.findings(), found.actions(), setup_for_run(found)
@@ -200,10 +204,54 @@ def _run_folder(request: Request, who: Caller, run_id: str) -> Path:
         raise ApiProblem(
             409, f"run {run_id} is {job.state}; its findings and report exist once it finished."
         )
-    folder = who.tenant.run_folder(job.run_id if job else run_id)
+    wanted = job.run_id if job else run_id
+    folder = who.tenant.run_folder(wanted)
     if folder is None:
+        if _in_catalog(who, wanted):
+            raise ApiProblem(410, _REMOVED.format(run_id=wanted), title="Gone")
         raise not_found(f"run {run_id!r}")
     return folder
+
+
+_REMOVED = (
+    "run {run_id}'s files were removed, as retention removes old runs' folders; its findings "
+    "history, batches and audit trail stay in the catalog."
+)
+
+
+def _in_catalog(who: Caller, run_id: str) -> bool:
+    with who.tenant.catalog() as catalog, catalog.read() as con:
+        row = con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    return row is not None
+
+
+def _read_table(folder: Path, name: str) -> pa.Table:
+    """A table of a run folder; a missing or unreadable file is the caller's 404, not a 500."""
+    path = folder / name
+    if not path.is_file():
+        raise not_found(f"run {folder.name}'s {name} (its folder holds no such file)")
+    try:
+        return pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        log.warning("run %s: %s is unreadable: %s", folder.name, name, exc)
+        raise ApiProblem(
+            404, f"run {folder.name}'s {name} is unreadable; the run's findings cannot be read."
+        ) from exc
+
+
+def _files_state(who: Caller, run_id: str) -> str:
+    """Whether a finished run's files can be read, and if not, why."""
+    folder = who.tenant.run_folder(run_id)
+    if folder is None:
+        return "removed: " + _REMOVED.format(run_id=run_id)
+    path = folder / FINDINGS
+    if not path.is_file():
+        return f"missing: the run folder holds no {FINDINGS}"
+    try:
+        pq.read_metadata(path)
+    except (OSError, pa.ArrowException):
+        return f"unreadable: {FINDINGS} cannot be read"
+    return "kept"
 
 
 def _catalog_runs(who: Caller) -> list[dict]:

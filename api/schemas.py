@@ -129,6 +129,11 @@ class RunState(BaseModel):
     lifecycle: dict[str, int] | None = None
     batches: list[str] | None = None
     started_by: str | None = None
+    files: str | None = Field(
+        None,
+        description="A finished run's files: kept, or removed (by retention), missing or "
+        "unreadable, with why; then its findings and report cannot be read.",
+    )
 
 
 class RunList(BaseModel):

@@ -211,3 +211,35 @@ def test_submitting_hands_the_batch_over_and_bars_the_submitter(served):
     assert refused.status_code == 403 and "submitted batch" in refused.json()["detail"]
     twice = served.client.post(ITEMS + "/submit", headers=preparer, json={})
     assert twice.status_code == 409
+
+
+def test_a_run_whose_folder_was_purged_is_gone_not_a_failure(served):
+    import shutil
+
+    shutil.rmtree(served.root / "acme/.tallyclerk/runs/2026-11.001")
+    headers = served.as_("acme", "viewer")
+    for path in ("findings", "report?kind=executive"):
+        response = served.client.get(f"/v1/runs/2026-11.001/{path}", headers=headers)
+        assert response.status_code == 410, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "removed" in response.json()["detail"] and "retention" in response.json()["detail"]
+    state = served.client.get("/v1/runs/2026-11.001", headers=headers).json()
+    assert state["files"].startswith("removed")
+
+
+def test_a_missing_or_unreadable_findings_file_is_named(served):
+    findings = served.root / "acme/.tallyclerk/runs/2026-11.001/findings.parquet"
+    headers = served.as_("acme", "viewer")
+    findings.write_bytes(b"not parquet")
+    for path in ("findings", "report?kind=executive"):
+        response = served.client.get(f"/v1/runs/2026-11.001/{path}", headers=headers)
+        assert response.status_code == 404, response.text
+        assert "findings.parquet is unreadable" in response.json()["detail"]
+    assert served.client.get("/v1/runs/2026-11.001", headers=headers).json()["files"] == (
+        "unreadable: findings.parquet cannot be read"
+    )
+
+    findings.unlink()
+    response = served.client.get("/v1/runs/2026-11.001/findings", headers=headers)
+    assert response.status_code == 404 and "findings.parquet" in response.json()["detail"]
+    assert "missing" in served.client.get("/v1/runs/2026-11.001", headers=headers).json()["files"]
