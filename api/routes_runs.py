@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine import lifecycle
+from engine.causes import causes_first
 from engine.lifecycle import StatusFilter
 from engine.run import RESOLVED_FILE
 from reports.history import FINDINGS, find_run
@@ -131,6 +132,13 @@ async def run_findings(
     severity: Annotated[str | None, Query(description="Only this severity.")] = None,
     entity: Annotated[str | None, Query(description="Only findings about this entity.")] = None,
     kind: Annotated[str | None, Query(description="Only this rule kind.")] = None,
+    causes: Annotated[
+        bool,
+        Query(
+            description="Root causes first (most findings explained first), then the findings "
+            "no cause explains; each explained finding follows its cause."
+        ),
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=10_000, description="Findings per page.")] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="Findings to skip.")] = 0,
 ) -> Response:
@@ -150,6 +158,14 @@ async def run_findings(
         for column, wanted in (("severity", severity), ("entity", entity), ("kind", kind)):
             if wanted is not None:
                 found = found.filter(pc.equal(found[column], wanted))
+        if causes:
+            if "cause_id" not in found.column_names:
+                raise ApiProblem(
+                    409,
+                    f"run {folder.name} was written before findings named their root causes; "
+                    "a newer run of the period names them.",
+                )
+            found = causes_first(found)
         return found.slice(offset, limit), found.num_rows
 
     selected, total = await run_in_threadpool(page)

@@ -177,6 +177,7 @@ class Batch(BaseModel):
                     "prepared_by": "ada",
                     "submitted_by": None,
                     "counts": {"pending": 3},
+                    "fixes_causes_of": 4,
                 }
             ]
         }
@@ -191,6 +192,9 @@ class Batch(BaseModel):
     prepared_by: str | None
     submitted_by: str | None
     counts: dict[str, int]
+    fixes_causes_of: int | None = Field(
+        None, description="Findings explained by the root causes this batch's actions fix."
+    )
 
 
 class BatchDetail(Batch):

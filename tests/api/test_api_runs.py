@@ -243,3 +243,20 @@ def test_a_missing_or_unreadable_findings_file_is_named(served):
     response = served.client.get("/v1/runs/2026-11.001/findings", headers=headers)
     assert response.status_code == 404 and "findings.parquet" in response.json()["detail"]
     assert "missing" in served.client.get("/v1/runs/2026-11.001", headers=headers).json()["files"]
+
+
+def test_root_causes_come_first_in_findings_and_batches(served):
+    headers = served.as_("acme", "viewer")
+    plain = served.client.get("/v1/runs/2026-11.001/findings", headers=headers).json()
+    first = served.client.get("/v1/runs/2026-11.001/findings?causes=true", headers=headers).json()
+    assert first["total"] == plain["total"]
+    findings = first["findings"]
+    causes = [f for f in findings if f["explains"]]
+    assert causes and findings[0] == causes[0]
+    explained = [f["finding_id"] for f in findings if f["cause_id"] == causes[0]["finding_id"]]
+    assert [f["finding_id"] for f in findings[1 : 1 + len(explained)]] == explained
+    assert [f["finding_id"] for f in plain["findings"]] != [f["finding_id"] for f in findings]
+
+    listed = served.client.get("/v1/batches", headers=headers).json()["batches"]
+    ranked = [b["fixes_causes_of"] for b in listed if b["run_id"] == "2026-11.001"]
+    assert ranked[0] > 0 and ranked == sorted(ranked, reverse=True)
