@@ -30,7 +30,7 @@ from tallyclerk.errors import (
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-_TITLES = {
+TITLES = {
     400: "Bad request",
     401: "Not authenticated",
     403: "Forbidden",
@@ -58,7 +58,7 @@ class ApiProblem(TallyclerkError):
     ) -> None:
         super().__init__(detail)
         self.status = status
-        self.title = title or _TITLES.get(status, "Error")
+        self.title = title or TITLES.get(status, "Error")
         self.detail = detail
         self.headers = headers or {}
 
@@ -70,7 +70,7 @@ def not_found(what: str) -> ApiProblem:
 def problem_response(
     status: int, detail: str, *, title: str | None = None, headers: dict | None = None, **extra
 ) -> JSONResponse:
-    body = {"type": "about:blank", "title": title or _TITLES.get(status, "Error"), "status": status}
+    body = {"type": "about:blank", "title": title or TITLES.get(status, "Error"), "status": status}
     body["detail"] = detail
     body |= extra
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
@@ -116,7 +116,7 @@ def install(app: FastAPI, scrub: Scrubber) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "")
+        detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "")
         detail = scrub(detail)
         if exc.status_code == 404 and detail == "Not Found":
             # The caller's own path, not one of the server's: it is said as it was asked.
