@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,6 +23,7 @@ from engine.lifecycle import StatusFilter
 from engine.run import RESOLVED_FILE
 from reports.history import FINDINGS, find_run
 from reports.pages import EXECUTIVE_REPORT, RUN_REPORT, Kind, render_kind, setup_for_run
+from rules.model import RULE_KINDS, Severity
 
 from .auth import Caller, caller
 from .formats import CSV, JSON, PARQUET, chosen_type, rows, table_response
@@ -41,6 +42,10 @@ class StartRun(BaseModel):
 
     period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="The month, YYYY-MM.")
     full: bool = Field(False, description="Read every source in full, ignoring watermarks.")
+
+
+SeverityName = StrEnum("SeverityName", {name: name for name in get_args(Severity)})
+RuleKind = StrEnum("RuleKind", {name: name for name in RULE_KINDS})
 
 
 class ReportKind(StrEnum):
@@ -128,10 +133,16 @@ async def run_findings(
     status: Annotated[
         StatusFilter | None, Query(description="Lifecycle status, or waived/open.")
     ] = None,
-    rule: Annotated[str | None, Query(description="Only this rule's findings.")] = None,
-    severity: Annotated[str | None, Query(description="Only this severity.")] = None,
-    entity: Annotated[str | None, Query(description="Only findings about this entity.")] = None,
-    kind: Annotated[str | None, Query(description="Only this rule kind.")] = None,
+    rule: Annotated[
+        list[str] | None, Query(description="Only these rules' findings; repeatable.")
+    ] = None,
+    severity: Annotated[
+        list[SeverityName] | None, Query(description="Only these severities; repeatable.")
+    ] = None,
+    entity: Annotated[
+        list[str] | None, Query(description="Only findings about these entities; repeatable.")
+    ] = None,
+    kind: Annotated[list[RuleKind] | None, Query(description="Only these rule kinds.")] = None,
     causes: Annotated[
         bool,
         Query(
@@ -154,10 +165,12 @@ async def run_findings(
         found = pa.concat_tables(tables)
         with who.tenant.catalog() as catalog, catalog.read() as con:
             found = lifecycle.with_current_waivers(con, found, datetime.now(UTC).date())
-        found = lifecycle.select(found, status=status.value if status else None, rule=rule)
-        for column, wanted in (("severity", severity), ("entity", entity), ("kind", kind)):
-            if wanted is not None:
-                found = found.filter(pc.equal(found[column], wanted))
+        found = lifecycle.select(found, status=status.value if status else None)
+        filters = (("rule_id", rule), ("severity", severity), ("entity", entity), ("kind", kind))
+        for column, wanted in filters:
+            if wanted:
+                values = pa.array([str(value) for value in wanted], pa.string())
+                found = found.filter(pc.is_in(found[column], value_set=values))
         if causes:
             if "cause_id" not in found.column_names:
                 raise ApiProblem(

@@ -87,6 +87,32 @@ def test_findings_are_filtered_and_paged(served):
     assert served.client.get(f"{path}?limit=0", headers=headers).status_code == 422
 
 
+def test_repeated_filters_all_count_and_unknown_values_name_the_allowed(served):
+    headers = served.as_("acme", "viewer")
+    path = "/v1/runs/2026-11.001/findings"
+
+    def total(query: str) -> int:
+        return served.client.get(f"{path}?{query}", headers=headers).json()["total"]
+
+    everything = served.client.get(path, headers=headers).json()["findings"]
+    rules = sorted({f["rule_id"] for f in everything})[:2]
+    both = sum(1 for f in everything if f["rule_id"] in rules)
+    assert total(f"rule={rules[0]}&rule={rules[1]}") == both > total(f"rule={rules[0]}")
+    assert total("severity=critical&severity=high") == sum(
+        1 for f in everything if f["severity"] in ("critical", "high")
+    )
+    assert total("kind=match&kind=validate") == sum(
+        1 for f in everything if f["kind"] in ("match", "validate")
+    )
+    entities = sorted({f["entity"] for f in everything})[:2]
+    assert total(f"entity={entities[0]}&entity={entities[1]}") == sum(
+        1 for f in everything if f["entity"] in entities
+    )
+    for query, allowed in (("severity=urgent", "'critical'"), ("kind=nope", "'sequence'")):
+        refused = served.client.get(f"{path}?{query}", headers=headers)
+        assert refused.status_code == 422 and allowed in refused.json()["detail"], refused.text
+
+
 def test_findings_come_as_csv_or_parquet_by_accept(served):
     path = "/v1/runs/2026-11.001/findings?rule=item-master-sync"
     headers = served.as_("acme", "viewer")
