@@ -46,6 +46,20 @@ TITLES = {
     500: "Internal server error",
     503: "Service unavailable",
 }
+# The engine's messages speak to the command line; the same advice, said to an HTTP caller.
+_FOR_HTTP = (
+    (r"`tallyclerk batches show` it again", "read the batch again (GET /v1/batches/{run}/{pair})"),
+    (r"\(`tallyclerk batches show` lists them\)", "(GET on the batch lists them)"),
+    (r"`tallyclerk batches list` shows (them|all)", r"GET /v1/batches lists \1"),
+    (r"\(`tallyclerk batches approve`\)", "(POST .../approve)"),
+    (r"`tallyclerk findings list[^`]*` shows", "GET /v1/runs/{id}/findings shows"),
+    (r"pass --comment saying why", "give a comment saying why"),
+    (r"for example --(period|month) ", "for example "),
+    (r"--period (\S+) is before", r"period \1 is before"),
+    (r"run `tallyclerk (\w[^`]*)`", r"ask the server's operator to run tallyclerk \1"),
+    (r"`tallyclerk (\w[^`]*)`", r"the server's operator's tallyclerk \1"),
+)
+_FOR_HTTP_RE = tuple((re.compile(pattern), said) for pattern, said in _FOR_HTTP)
 # An absolute path left in a message after the known roots were cut: at least two parts.
 _ABSOLUTE = re.compile(r"(?<![\w.:/-])/(?:[\w.@+-]+/)+[\w.@+-]*")
 
@@ -78,7 +92,8 @@ def problem_response(
 
 class Scrubber:
     """Cuts server paths out of messages: the workspaces folder becomes nothing, so a
-    tenant's file reads `acme/tallyclerk.yaml`; any other absolute path becomes `<path>`."""
+    tenant's file reads `acme/tallyclerk.yaml`; any other absolute path becomes `<path>`.
+    Advice to run a command of the command line is said for an HTTP caller instead."""
 
     def __init__(self, roots: list[Path]) -> None:
         names = {str(root) for root in roots} | {str(root.resolve()) for root in roots}
@@ -87,7 +102,11 @@ class Scrubber:
     def __call__(self, text: str) -> str:
         for root in self._roots:
             text = text.replace(root + "/", "").replace(root, ".")
-        return _ABSOLUTE.sub("<path>", text)
+        text = _ABSOLUTE.sub("<path>", text)
+        # After the paths, since the API's own paths read like server paths.
+        for pattern, said in _FOR_HTTP_RE:
+            text = pattern.sub(said, text)
+        return text
 
 
 def install(app: FastAPI, scrub: Scrubber) -> None:

@@ -138,3 +138,19 @@ def test_an_unknown_path_is_a_problem_too(served):
     assert response.json()["detail"] == (
         "there is no /v2/everything; the OpenAPI document is /openapi.json."
     )
+
+
+def test_engine_advice_is_said_for_http_callers_not_the_command_line(served):
+    items = "/v1/batches/2026-11.001/wms:item/approve"
+    stale = served.client.post(
+        items, headers=served.as_("acme", "approver", user="alex"), json={"revision": 7}
+    )
+    assert stale.status_code == 409, stale.text
+    assert "tallyclerk" not in stale.json()["detail"]
+    assert "read the batch again (GET /v1/batches/" in stale.json()["detail"]
+
+    from api.problems import Scrubber
+
+    said = Scrubber([])("write a month as YYYY-MM, for example --period 2026-11.")
+    assert said == "write a month as YYYY-MM, for example 2026-11."
+    assert "--comment" not in Scrubber([])("a rejection needs a reason: pass --comment saying why.")
