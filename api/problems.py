@@ -125,6 +125,9 @@ def install(app: FastAPI, scrub: Scrubber) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(error.get("type") == "json_invalid" for error in exc.errors()):
+            # A body that is not JSON at all is a bad request, as the record endpoints say it.
+            return problem_response(400, "the body is not valid JSON.")
         errors = [
             {"location": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
             for error in exc.errors()[:20]

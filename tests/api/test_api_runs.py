@@ -286,3 +286,11 @@ def test_root_causes_come_first_in_findings_and_batches(served):
     listed = served.client.get("/v1/batches", headers=headers).json()["batches"]
     ranked = [b["fixes_causes_of"] for b in listed if b["run_id"] == "2026-11.001"]
     assert ranked[0] > 0 and ranked == sorted(ranked, reverse=True)
+
+
+def test_a_body_that_is_not_json_is_a_bad_request(served):
+    headers = served.as_("acme", "preparer") | {"content-type": "application/json"}
+    for path in ("/v1/runs", ITEMS + "/approve"):
+        response = served.client.post(path, headers=headers, content=b'{"period": ')
+        assert response.status_code == 400, response.text
+        assert response.json()["detail"] == "the body is not valid JSON."
