@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tallyclerk.errors import ConfigError
 
-from . import problems
+from . import openapi, problems
 from .auth import RateLimiter, metrics_reader
 from .jobs import Jobs
 from .keys import ApiKey, KeyStore
@@ -95,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (validate_router, events_router, runs_router, batches_router):
         app.include_router(router)
 
+    openapi.install(app)
     app.add_middleware(Guard, max_body=settings.max_body_bytes, metrics=metrics)
     return app
 

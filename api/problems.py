@@ -30,7 +30,7 @@ from tallyclerk.errors import (
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-_TITLES = {
+TITLES = {
     400: "Bad request",
     401: "Not authenticated",
     403: "Forbidden",
@@ -38,6 +38,7 @@ _TITLES = {
     405: "Method not allowed",
     406: "Not acceptable",
     409: "Conflict",
+    410: "Gone",
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
@@ -45,6 +46,20 @@ _TITLES = {
     500: "Internal server error",
     503: "Service unavailable",
 }
+# The engine's messages speak to the command line; the same advice, said to an HTTP caller.
+_FOR_HTTP = (
+    (r"`tallyclerk batches show` it again", "read the batch again (GET /v1/batches/{run}/{pair})"),
+    (r"\(`tallyclerk batches show` lists them\)", "(GET on the batch lists them)"),
+    (r"`tallyclerk batches list` shows (them|all)", r"GET /v1/batches lists \1"),
+    (r"\(`tallyclerk batches approve`\)", "(POST .../approve)"),
+    (r"`tallyclerk findings list[^`]*` shows", "GET /v1/runs/{id}/findings shows"),
+    (r"pass --comment saying why", "give a comment saying why"),
+    (r"for example --(period|month) ", "for example "),
+    (r"--period (\S+) is before", r"period \1 is before"),
+    (r"run `tallyclerk (\w[^`]*)`", r"ask the server's operator to run tallyclerk \1"),
+    (r"`tallyclerk (\w[^`]*)`", r"the server's operator's tallyclerk \1"),
+)
+_FOR_HTTP_RE = tuple((re.compile(pattern), said) for pattern, said in _FOR_HTTP)
 # An absolute path left in a message after the known roots were cut: at least two parts.
 _ABSOLUTE = re.compile(r"(?<![\w.:/-])/(?:[\w.@+-]+/)+[\w.@+-]*")
 
@@ -57,7 +72,7 @@ class ApiProblem(TallyclerkError):
     ) -> None:
         super().__init__(detail)
         self.status = status
-        self.title = title or _TITLES.get(status, "Error")
+        self.title = title or TITLES.get(status, "Error")
         self.detail = detail
         self.headers = headers or {}
 
@@ -69,7 +84,7 @@ def not_found(what: str) -> ApiProblem:
 def problem_response(
     status: int, detail: str, *, title: str | None = None, headers: dict | None = None, **extra
 ) -> JSONResponse:
-    body = {"type": "about:blank", "title": title or _TITLES.get(status, "Error"), "status": status}
+    body = {"type": "about:blank", "title": title or TITLES.get(status, "Error"), "status": status}
     body["detail"] = detail
     body |= extra
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
@@ -77,7 +92,8 @@ def problem_response(
 
 class Scrubber:
     """Cuts server paths out of messages: the workspaces folder becomes nothing, so a
-    tenant's file reads `acme/tallyclerk.yaml`; any other absolute path becomes `<path>`."""
+    tenant's file reads `acme/tallyclerk.yaml`; any other absolute path becomes `<path>`.
+    Advice to run a command of the command line is said for an HTTP caller instead."""
 
     def __init__(self, roots: list[Path]) -> None:
         names = {str(root) for root in roots} | {str(root.resolve()) for root in roots}
@@ -86,7 +102,11 @@ class Scrubber:
     def __call__(self, text: str) -> str:
         for root in self._roots:
             text = text.replace(root + "/", "").replace(root, ".")
-        return _ABSOLUTE.sub("<path>", text)
+        text = _ABSOLUTE.sub("<path>", text)
+        # After the paths, since the API's own paths read like server paths.
+        for pattern, said in _FOR_HTTP_RE:
+            text = pattern.sub(said, text)
+        return text
 
 
 def install(app: FastAPI, scrub: Scrubber) -> None:
@@ -105,6 +125,9 @@ def install(app: FastAPI, scrub: Scrubber) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(error.get("type") == "json_invalid" for error in exc.errors()):
+            # A body that is not JSON at all is a bad request, as the record endpoints say it.
+            return problem_response(400, "the body is not valid JSON.")
         errors = [
             {"location": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
             for error in exc.errors()[:20]
@@ -115,7 +138,7 @@ def install(app: FastAPI, scrub: Scrubber) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "")
+        detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "")
         detail = scrub(detail)
         if exc.status_code == 404 and detail == "Not Found":
             # The caller's own path, not one of the server's: it is said as it was asked.

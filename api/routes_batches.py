@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine import batches
 from engine.apply import export_batch
+from engine.causes import explained_by_batch
 
 from .auth import Caller, caller
 from .formats import CSV, chosen_type
@@ -63,7 +64,7 @@ class Reject(Approve):
 @router.get(
     "/v1/batches",
     response_model=BatchList,
-    summary="Batches of the tenant",
+    summary="Batches of the tenant; within a run, those that fix root causes first",
     responses=problems(401, 403, 404, 429),
 )
 def list_batches(
@@ -77,7 +78,17 @@ def list_batches(
             (run, run),
         ).fetchall()
         counts = _counts(con)
-    return {"batches": [_batch(row, counts.get(row["batch_id"], Counter())) for row in found]}
+        explains = explained_by_batch(con, who.tenant.runs)
+    # Within a run, the batches that fix root causes first, as `batches list` orders them:
+    # approving those makes others unnecessary. The sort is stable, so ties keep batch order.
+    runs = list(dict.fromkeys(row["run_id"] for row in found))
+    found = sorted(found, key=lambda r: (runs.index(r["run_id"]), -explains.get(r["batch_id"], 0)))
+    listed = [
+        _batch(row, counts.get(row["batch_id"], Counter()))
+        | {"fixes_causes_of": explains.get(row["batch_id"], 0)}
+        for row in found
+    ]
+    return {"batches": listed}
 
 
 @router.get(

@@ -55,23 +55,33 @@ _BODY = {
 async def post_events(
     request: Request,
     who: Annotated[Caller, Depends(caller("run"))],
-    entity: Annotated[str, Query(description="The entity of the events, e.g. shipment_event.")],
+    entity: Annotated[
+        str, Query(min_length=1, description="The entity of the events, e.g. shipment_event.")
+    ],
     system: Annotated[
-        str | None, Query(description="The system sending them; may be left out when one maps it.")
+        str | None,
+        Query(
+            min_length=1, description="The system sending them; may be left out when one maps it."
+        ),
     ] = None,
 ) -> JSONResponse:
     """Each event joins the history of its key; the workspace's sequence rules on the entity
     judge that history as a run would, and the answer lists the findings that are new. The
     next run of the events' period reports them with its own."""
-    limit = request.app.state.settings.max_events
-    raw = await posted_table(request, limit=limit, noun="events")
     tenants = request.app.state.tenants
 
-    def check() -> dict:
+    def plan() -> tuple:
         workspace = tenants.workspace(who.tenant)
         found_system, index = source_of(workspace, system, entity)
         ref = f"{found_system}.{entity}"
-        rules = sequence_rules(workspace, ref)
+        return workspace, found_system, index, ref, sequence_rules(workspace, ref)
+
+    # The query is checked before the body is read, so a wrong entity is said as such.
+    workspace, found_system, index, ref, rules = await run_in_threadpool(plan)
+    limit = request.app.state.settings.max_events
+    raw = await posted_table(request, limit=limit, noun="events")
+
+    def check() -> dict:
         snapshot = map_records(
             workspace,
             raw,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,10 +18,12 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine import lifecycle
+from engine.causes import causes_first
 from engine.lifecycle import StatusFilter
 from engine.run import RESOLVED_FILE
-from reports.history import find_run
+from reports.history import FINDINGS, find_run
 from reports.pages import EXECUTIVE_REPORT, RUN_REPORT, Kind, render_kind, setup_for_run
+from rules.model import RULE_KINDS, Severity
 
 from .auth import Caller, caller
 from .formats import CSV, JSON, PARQUET, chosen_type, rows, table_response
@@ -28,6 +31,7 @@ from .jobs import Job
 from .problems import ApiProblem, not_found
 from .schemas import FindingPage, RunList, RunStarted, RunState, problems
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["runs"])
 
 
@@ -38,6 +42,10 @@ class StartRun(BaseModel):
 
     period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="The month, YYYY-MM.")
     full: bool = Field(False, description="Read every source in full, ignoring watermarks.")
+
+
+SeverityName = StrEnum("SeverityName", {name: name for name in get_args(Severity)})
+RuleKind = StrEnum("RuleKind", {name: name for name in RULE_KINDS})
 
 
 class ReportKind(StrEnum):
@@ -99,7 +107,8 @@ def get_run(run_id: str, request: Request, who: Annotated[Caller, Depends(caller
     for row in _catalog_runs(who):
         if row["run_id"] == run_id:
             found = request.app.state.jobs.by_run(who.tenant.tenant_id, run_id)
-            return _job_state(found) if found else _finished_state(row)
+            state = _job_state(found) if found else _finished_state(row)
+            return state | {"files": _files_state(who, run_id)}
     raise not_found(f"run {run_id!r}")
 
 
@@ -114,7 +123,7 @@ def get_run(run_id: str, request: Request, who: Annotated[Caller, Depends(caller
                 PARQUET: {"schema": {"type": "string", "format": "binary"}},
             }
         },
-        **problems(401, 403, 404, 406, 409, 422, 429),
+        **problems(401, 403, 404, 406, 409, 410, 422, 429),
     },
 )
 async def run_findings(
@@ -124,10 +133,23 @@ async def run_findings(
     status: Annotated[
         StatusFilter | None, Query(description="Lifecycle status, or waived/open.")
     ] = None,
-    rule: Annotated[str | None, Query(description="Only this rule's findings.")] = None,
-    severity: Annotated[str | None, Query(description="Only this severity.")] = None,
-    entity: Annotated[str | None, Query(description="Only findings about this entity.")] = None,
-    kind: Annotated[str | None, Query(description="Only this rule kind.")] = None,
+    rule: Annotated[
+        list[str] | None, Query(description="Only these rules' findings; repeatable.")
+    ] = None,
+    severity: Annotated[
+        list[SeverityName] | None, Query(description="Only these severities; repeatable.")
+    ] = None,
+    entity: Annotated[
+        list[str] | None, Query(description="Only findings about these entities; repeatable.")
+    ] = None,
+    kind: Annotated[list[RuleKind] | None, Query(description="Only these rule kinds.")] = None,
+    causes: Annotated[
+        bool,
+        Query(
+            description="Root causes first (most findings explained first), then the findings "
+            "no cause explains; each explained finding follows its cause."
+        ),
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=10_000, description="Findings per page.")] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="Findings to skip.")] = 0,
 ) -> Response:
@@ -137,16 +159,26 @@ async def run_findings(
     folder = _run_folder(request, who, run_id)
 
     def page() -> tuple[pa.Table, int]:
-        tables = [pq.read_table(folder / "findings.parquet")]
+        tables = [_read_table(folder, FINDINGS)]
         if (folder / RESOLVED_FILE).is_file():
-            tables.append(pq.read_table(folder / RESOLVED_FILE))
+            tables.append(_read_table(folder, RESOLVED_FILE))
         found = pa.concat_tables(tables)
         with who.tenant.catalog() as catalog, catalog.read() as con:
             found = lifecycle.with_current_waivers(con, found, datetime.now(UTC).date())
-        found = lifecycle.select(found, status=status.value if status else None, rule=rule)
-        for column, wanted in (("severity", severity), ("entity", entity), ("kind", kind)):
-            if wanted is not None:
-                found = found.filter(pc.equal(found[column], wanted))
+        found = lifecycle.select(found, status=status.value if status else None)
+        filters = (("rule_id", rule), ("severity", severity), ("entity", entity), ("kind", kind))
+        for column, wanted in filters:
+            if wanted:
+                values = pa.array([str(value) for value in wanted], pa.string())
+                found = found.filter(pc.is_in(found[column], value_set=values))
+        if causes:
+            if "cause_id" not in found.column_names:
+                raise ApiProblem(
+                    409,
+                    f"run {folder.name} was written before findings named their root causes; "
+                    "a newer run of the period names them.",
+                )
+            found = causes_first(found)
         return found.slice(offset, limit), found.num_rows
 
     selected, total = await run_in_threadpool(page)
@@ -171,7 +203,7 @@ async def run_findings(
     summary="A run's report as self-contained HTML",
     responses={
         200: {"content": {"text/html": {"schema": {"type": "string"}}}},
-        **problems(401, 403, 404, 409, 429),
+        **problems(401, 403, 404, 409, 410, 422, 429),
     },
 )
 def run_report(
@@ -186,6 +218,7 @@ def run_report(
     name = RUN_REPORT if kind is ReportKind.run else EXECUTIVE_REPORT
     if (folder / name).is_file():
         return HTMLResponse((folder / name).read_text(encoding="utf-8"))
+    _read_table(folder, FINDINGS)
     found = find_run(folder)
     html = render_kind(
         Kind(kind.value), found.manifest, found.findings(), found.actions(), setup_for_run(found)
@@ -200,10 +233,54 @@ def _run_folder(request: Request, who: Caller, run_id: str) -> Path:
         raise ApiProblem(
             409, f"run {run_id} is {job.state}; its findings and report exist once it finished."
         )
-    folder = who.tenant.run_folder(job.run_id if job else run_id)
+    wanted = job.run_id if job else run_id
+    folder = who.tenant.run_folder(wanted)
     if folder is None:
+        if _in_catalog(who, wanted):
+            raise ApiProblem(410, _REMOVED.format(run_id=wanted), title="Gone")
         raise not_found(f"run {run_id!r}")
     return folder
+
+
+_REMOVED = (
+    "run {run_id}'s files were removed, as retention removes old runs' folders; its findings "
+    "history, batches and audit trail stay in the catalog."
+)
+
+
+def _in_catalog(who: Caller, run_id: str) -> bool:
+    with who.tenant.catalog() as catalog, catalog.read() as con:
+        row = con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    return row is not None
+
+
+def _read_table(folder: Path, name: str) -> pa.Table:
+    """A table of a run folder; a missing or unreadable file is the caller's 404, not a 500."""
+    path = folder / name
+    if not path.is_file():
+        raise not_found(f"run {folder.name}'s {name} (its folder holds no such file)")
+    try:
+        return pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        log.warning("run %s: %s is unreadable: %s", folder.name, name, exc)
+        raise ApiProblem(
+            404, f"run {folder.name}'s {name} is unreadable; the run's findings cannot be read."
+        ) from exc
+
+
+def _files_state(who: Caller, run_id: str) -> str:
+    """Whether a finished run's files can be read, and if not, why."""
+    folder = who.tenant.run_folder(run_id)
+    if folder is None:
+        return "removed: " + _REMOVED.format(run_id=run_id)
+    path = folder / FINDINGS
+    if not path.is_file():
+        return f"missing: the run folder holds no {FINDINGS}"
+    try:
+        pq.read_metadata(path)
+    except (OSError, pa.ArrowException):
+        return f"unreadable: {FINDINGS} cannot be read"
+    return "kept"
 
 
 def _catalog_runs(who: Caller) -> list[dict]:

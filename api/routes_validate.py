@@ -58,10 +58,13 @@ _BODY = {
 async def validate(
     request: Request,
     who: Annotated[Caller, Depends(caller("view"))],
-    entity: Annotated[str, Query(description="The canonical entity, e.g. shipment.")],
+    entity: Annotated[str, Query(min_length=1, description="The canonical entity, e.g. shipment.")],
     system: Annotated[
         str | None,
-        Query(description="The system the records are for; may be left out when one maps it."),
+        Query(
+            min_length=1,
+            description="The system the records are for; may be left out when one maps it.",
+        ),
     ] = None,
     rule: Annotated[list[str] | None, Query(description="A rule id to apply; repeatable.")] = None,
     pack: Annotated[
@@ -79,15 +82,20 @@ async def validate(
     run the rules that read them: those named, the packs' rules, or by default every
     rule of the workspace reading the entity of that system. Other tables a rule reads
     (master data) come from the tenant's latest finished run."""
-    limit = request.app.state.settings.max_records
-    raw = await posted_table(request, limit=limit, noun="records")
     tenants = request.app.state.tenants
 
-    def check() -> dict:
+    def plan() -> tuple:
         workspace = tenants.workspace(who.tenant)
         found_system, index = source_of(workspace, system, entity)
-        ref = f"{found_system}.{entity}"
-        rules = select_rules(workspace, ref, rule or [], pack or [])
+        rules = select_rules(workspace, f"{found_system}.{entity}", rule or [], pack or [])
+        return workspace, found_system, index, rules
+
+    # The query is checked before the body is read, so a wrong entity is said as such.
+    workspace, found_system, index, rules = await run_in_threadpool(plan)
+    limit = request.app.state.settings.max_records
+    raw = await posted_table(request, limit=limit, noun="records")
+
+    def check() -> dict:
         latest: list = []
 
         def references(other: str) -> pa.Table | None:

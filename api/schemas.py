@@ -129,6 +129,11 @@ class RunState(BaseModel):
     lifecycle: dict[str, int] | None = None
     batches: list[str] | None = None
     started_by: str | None = None
+    files: str | None = Field(
+        None,
+        description="A finished run's files: kept, or removed (by retention), missing or "
+        "unreadable, with why; then its findings and report cannot be read.",
+    )
 
 
 class RunList(BaseModel):
@@ -172,6 +177,7 @@ class Batch(BaseModel):
                     "prepared_by": "ada",
                     "submitted_by": None,
                     "counts": {"pending": 3},
+                    "fixes_causes_of": 4,
                 }
             ]
         }
@@ -186,6 +192,9 @@ class Batch(BaseModel):
     prepared_by: str | None
     submitted_by: str | None
     counts: dict[str, int]
+    fixes_causes_of: int | None = Field(
+        None, description="Findings explained by the root causes this batch's actions fix."
+    )
 
 
 class BatchDetail(Batch):
@@ -243,8 +252,6 @@ class Problem(BaseModel):
 
 
 def problems(*statuses: int) -> dict[int | str, dict]:
-    """The error answers of an endpoint, for its OpenAPI description."""
-    return {
-        status: {"model": Problem, "content": {"application/problem+json": {}}}
-        for status in statuses
-    }
+    """The error answers of an endpoint, for its OpenAPI description; `api.openapi` gives
+    each its problem+json content."""
+    return {status: {"description": "A problem document."} for status in statuses}

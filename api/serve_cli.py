@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -28,7 +30,9 @@ Workspaces = Annotated[
 def serve(
     workspaces: Workspaces,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to listen on; 0 picks a free one.")
+    ] = 8000,
     certfile: Annotated[
         Path | None, typer.Option(help="TLS certificate (PEM); with --keyfile, serve HTTPS.")
     ] = None,
@@ -59,17 +63,38 @@ def serve(
         requests_per_minute=rate,
     )
     app = create_app(settings)
-    scheme = "https" if certfile else "http"
-    err.print(f"Serving {workspaces} on {scheme}://{host}:{port}", highlight=False)
-    uvicorn.run(
+    listening = _listen(host, port)
+    bound = listening.getsockname()[1]
+    config = uvicorn.Config(
         app,
         host=host,
-        port=port,
+        port=bound,
         ssl_certfile=str(certfile) if certfile else None,
         ssl_keyfile=str(keyfile) if keyfile else None,
         log_level="warning",
         server_header=False,
     )
+    scheme = "https" if certfile else "http"
+    err.print(f"Serving {workspaces} on {scheme}://{host}:{bound}", highlight=False)
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again for the previous
+    # handler; a supervisor stopping the server is a normal stop, so that second one is let go.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        uvicorn.Server(config).run(sockets=[listening])
+    finally:
+        listening.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything is printed, so a port in use is said once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port, "
+            "or stop what listens there."
+        ) from exc
 
 
 @keys_app.command("create")

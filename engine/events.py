@@ -16,7 +16,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from adapters.canonical import ENTITIES
 from rules.model import AnyRule, SequenceRule
-from tallyclerk.errors import ConfigError
+from tallyclerk.errors import ConfigError, SourceError
 
 from .backends.duckdb import DuckDBBackend
 from .catalog import Catalog
@@ -97,7 +97,9 @@ def check_events(
     """
     entity = ENTITIES[ref.partition(".")[2]]
     group_columns = _group_columns(rules)
-    received = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    moment = now or datetime.now(UTC)
+    _check_times(events, rules, moment)
+    received = moment.isoformat(timespec="seconds")
     rows = events.to_pylist()
     groups = sorted({_key_text(row, group_columns) for row in rows})
 
@@ -158,6 +160,38 @@ def with_event_findings(con: sqlite3.Connection, findings: pa.Table, period: str
         if row.get("amount_at_risk") is not None:
             row["amount_at_risk"] = Decimal(row["amount_at_risk"])
     return pa.concat_tables([findings, pa.Table.from_pylist(extra, schema=FINDINGS_SCHEMA)])
+
+
+def _check_times(events: pa.Table, rules: Sequence[SequenceRule], now: datetime) -> None:
+    """Refuse events that cannot be placed in a key's order or in a period: without their
+    order or time, or more than a day ahead of now (a clock or a zone set wrong)."""
+    columns = dict.fromkeys(
+        column for rule in rules for column in (rule.order_by, rule.time) if column
+    )
+    latest = now + timedelta(days=1)
+    for column in columns:
+        if column not in events.column_names:
+            continue
+        for number, value in enumerate(events[column].to_pylist(), start=1):
+            if value is None:
+                raise SourceError(
+                    f"record {number} has no {column}; the sequence rules order events by it, "
+                    "so every event needs one."
+                )
+            if isinstance(value, datetime) and _aware(value) > latest:
+                raise SourceError(
+                    f"record {number}: {column} {value.isoformat()} is more than a day in the "
+                    "future; check the sending system's clock and time zone."
+                )
+            if type(value) is date and value > latest.date():
+                raise SourceError(
+                    f"record {number}: {column} {value.isoformat()} is more than a day in the "
+                    "future; check the sending system's clock."
+                )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _prepare(db: sqlite3.Connection) -> None:

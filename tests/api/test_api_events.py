@@ -101,3 +101,24 @@ def test_too_many_events_in_one_call_are_refused(make_served):
     events = [_event("SH-1", n, "TENDERED", "2026-11-10T08:00:00Z") for n in (1, 2)]
     response = served.client.post(EVENTS, headers=served.as_("acme", "preparer"), json=events)
     assert response.status_code == 413 and "at most 1 per call" in response.json()["detail"]
+
+
+def test_events_without_a_usable_time_are_refused_naming_the_record(served):
+    headers = served.as_("acme", "preparer")
+    shipment = "SH-0000042"
+    at = "2026-11-04T16:00:00Z"
+    first = _event(shipment, 1, "TENDERED", at)
+    for bad, detail in (
+        ({"recorded_at": None}, "record 2 has no recorded_at"),
+        ({"recorded_at": ""}, "record 2 has no recorded_at"),
+        ({"recorded_at": "2099-01-01T00:00:00Z"}, "record 2: recorded_at 2099-01-01"),
+    ):
+        events = [first, _event(shipment, 2, "PICKED_UP", at) | bad]
+        response = served.client.post(EVENTS, headers=headers, json=events)
+        assert response.status_code == 422, response.text
+        assert detail in response.json()["detail"]
+    with sqlite3.connect(served.root / "acme/.tallyclerk/catalog.sqlite") as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        if "event_log" in tables:
+            kept = db.execute("SELECT count(*) FROM event_log WHERE group_key LIKE '%42'")
+            assert kept.fetchone()[0] == 0

@@ -158,3 +158,45 @@ def test_serve_refuses_half_a_tls_setup(workspaces, tmp_path):
     cert, _ = _certificate(tmp_path)
     result = _cli("serve", "--workspaces", str(workspaces), "--certfile", str(cert))
     assert result.returncode == 2 and "both --certfile and --keyfile" in result.stderr
+
+
+def test_a_port_in_use_is_one_clear_error(workspaces):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        result = _cli("serve", "--workspaces", str(workspaces), "--port", port)
+    assert result.returncode in (1, 2), result.stderr
+    assert "Serving" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"cannot listen on 127.0.0.1:{port}" in lines[0], result.stderr
+
+
+def test_port_zero_says_the_real_port_and_sigterm_is_a_normal_stop(workspaces):
+    import signal
+    import time
+
+    command = [TALLYCLERK, "serve", "--workspaces", str(workspaces), "--port", "0"]
+    env = os.environ | {"NO_COLOR": "1"}
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        said = process.stderr.readline()
+        port = re.search(r"http://127\.0\.0\.1:(\d+)$", said.strip())
+        assert port and port.group(1) != "0", said
+        url = f"http://127.0.0.1:{port.group(1)}/healthz"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "serve did not answer"
+                time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        rest = process.stderr.read()
+        assert process.wait(timeout=30) == 0, rest
+        assert "error" not in rest, rest
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -88,6 +88,28 @@ def test_the_openapi_document_describes_every_endpoint_with_examples(served):
     assert document["components"]["schemas"]["Finding"]["examples"]
 
 
+def test_the_openapi_document_describes_errors_as_problems(served):
+    document = served.client.get("/openapi.json").json()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            success = responses.get("200") or responses["202"]
+            assert all("example" in c for c in success["content"].values() if "$ref" in str(c))
+            assert any("example" in c for c in success["content"].values()), (method, path)
+            if method == "post":
+                assert {"400", "413"} <= set(responses), path
+            for status, response in responses.items():
+                if int(status) >= 400:
+                    assert list(response["content"]) == ["application/problem+json"], path
+                    problem = response["content"]["application/problem+json"]
+                    assert problem["schema"] == {"$ref": "#/components/schemas/Problem"}
+                    assert problem["example"]["status"] == int(status)
+    report = document["paths"]["/v1/runs/{run_id}/report"]["get"]
+    assert "422" in report["responses"]
+    validate = document["paths"]["/v1/validate"]["post"]["parameters"]
+    assert next(p for p in validate if p["name"] == "entity")["schema"]["minLength"] == 1
+
+
 def test_errors_show_no_server_paths_or_traces(served):
     (served.root / "acme/tallyclerk.yaml").write_text("name: [unclosed\n")
     response = served.client.get(
@@ -116,3 +138,19 @@ def test_an_unknown_path_is_a_problem_too(served):
     assert response.json()["detail"] == (
         "there is no /v2/everything; the OpenAPI document is /openapi.json."
     )
+
+
+def test_engine_advice_is_said_for_http_callers_not_the_command_line(served):
+    items = "/v1/batches/2026-11.001/wms:item/approve"
+    stale = served.client.post(
+        items, headers=served.as_("acme", "approver", user="alex"), json={"revision": 7}
+    )
+    assert stale.status_code == 409, stale.text
+    assert "tallyclerk" not in stale.json()["detail"]
+    assert "read the batch again (GET /v1/batches/" in stale.json()["detail"]
+
+    from api.problems import Scrubber
+
+    said = Scrubber([])("write a month as YYYY-MM, for example --period 2026-11.")
+    assert said == "write a month as YYYY-MM, for example 2026-11."
+    assert "--comment" not in Scrubber([])("a rejection needs a reason: pass --comment saying why.")

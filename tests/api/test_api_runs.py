@@ -87,6 +87,32 @@ def test_findings_are_filtered_and_paged(served):
     assert served.client.get(f"{path}?limit=0", headers=headers).status_code == 422
 
 
+def test_repeated_filters_all_count_and_unknown_values_name_the_allowed(served):
+    headers = served.as_("acme", "viewer")
+    path = "/v1/runs/2026-11.001/findings"
+
+    def total(query: str) -> int:
+        return served.client.get(f"{path}?{query}", headers=headers).json()["total"]
+
+    everything = served.client.get(path, headers=headers).json()["findings"]
+    rules = sorted({f["rule_id"] for f in everything})[:2]
+    both = sum(1 for f in everything if f["rule_id"] in rules)
+    assert total(f"rule={rules[0]}&rule={rules[1]}") == both > total(f"rule={rules[0]}")
+    assert total("severity=critical&severity=high") == sum(
+        1 for f in everything if f["severity"] in ("critical", "high")
+    )
+    assert total("kind=match&kind=validate") == sum(
+        1 for f in everything if f["kind"] in ("match", "validate")
+    )
+    entities = sorted({f["entity"] for f in everything})[:2]
+    assert total(f"entity={entities[0]}&entity={entities[1]}") == sum(
+        1 for f in everything if f["entity"] in entities
+    )
+    for query, allowed in (("severity=urgent", "'critical'"), ("kind=nope", "'sequence'")):
+        refused = served.client.get(f"{path}?{query}", headers=headers)
+        assert refused.status_code == 422 and allowed in refused.json()["detail"], refused.text
+
+
 def test_findings_come_as_csv_or_parquet_by_accept(served):
     path = "/v1/runs/2026-11.001/findings?rule=item-master-sync"
     headers = served.as_("acme", "viewer")
@@ -211,3 +237,60 @@ def test_submitting_hands_the_batch_over_and_bars_the_submitter(served):
     assert refused.status_code == 403 and "submitted batch" in refused.json()["detail"]
     twice = served.client.post(ITEMS + "/submit", headers=preparer, json={})
     assert twice.status_code == 409
+
+
+def test_a_run_whose_folder_was_purged_is_gone_not_a_failure(served):
+    import shutil
+
+    shutil.rmtree(served.root / "acme/.tallyclerk/runs/2026-11.001")
+    headers = served.as_("acme", "viewer")
+    for path in ("findings", "report?kind=executive"):
+        response = served.client.get(f"/v1/runs/2026-11.001/{path}", headers=headers)
+        assert response.status_code == 410, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "removed" in response.json()["detail"] and "retention" in response.json()["detail"]
+    state = served.client.get("/v1/runs/2026-11.001", headers=headers).json()
+    assert state["files"].startswith("removed")
+
+
+def test_a_missing_or_unreadable_findings_file_is_named(served):
+    findings = served.root / "acme/.tallyclerk/runs/2026-11.001/findings.parquet"
+    headers = served.as_("acme", "viewer")
+    findings.write_bytes(b"not parquet")
+    for path in ("findings", "report?kind=executive"):
+        response = served.client.get(f"/v1/runs/2026-11.001/{path}", headers=headers)
+        assert response.status_code == 404, response.text
+        assert "findings.parquet is unreadable" in response.json()["detail"]
+    assert served.client.get("/v1/runs/2026-11.001", headers=headers).json()["files"] == (
+        "unreadable: findings.parquet cannot be read"
+    )
+
+    findings.unlink()
+    response = served.client.get("/v1/runs/2026-11.001/findings", headers=headers)
+    assert response.status_code == 404 and "findings.parquet" in response.json()["detail"]
+    assert "missing" in served.client.get("/v1/runs/2026-11.001", headers=headers).json()["files"]
+
+
+def test_root_causes_come_first_in_findings_and_batches(served):
+    headers = served.as_("acme", "viewer")
+    plain = served.client.get("/v1/runs/2026-11.001/findings", headers=headers).json()
+    first = served.client.get("/v1/runs/2026-11.001/findings?causes=true", headers=headers).json()
+    assert first["total"] == plain["total"]
+    findings = first["findings"]
+    causes = [f for f in findings if f["explains"]]
+    assert causes and findings[0] == causes[0]
+    explained = [f["finding_id"] for f in findings if f["cause_id"] == causes[0]["finding_id"]]
+    assert [f["finding_id"] for f in findings[1 : 1 + len(explained)]] == explained
+    assert [f["finding_id"] for f in plain["findings"]] != [f["finding_id"] for f in findings]
+
+    listed = served.client.get("/v1/batches", headers=headers).json()["batches"]
+    ranked = [b["fixes_causes_of"] for b in listed if b["run_id"] == "2026-11.001"]
+    assert ranked[0] > 0 and ranked == sorted(ranked, reverse=True)
+
+
+def test_a_body_that_is_not_json_is_a_bad_request(served):
+    headers = served.as_("acme", "preparer") | {"content-type": "application/json"}
+    for path in ("/v1/runs", ITEMS + "/approve"):
+        response = served.client.post(path, headers=headers, content=b'{"period": ')
+        assert response.status_code == 400, response.text
+        assert response.json()["detail"] == "the body is not valid JSON."

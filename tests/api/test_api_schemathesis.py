@@ -52,7 +52,7 @@ def test_every_operation_answers_as_documented(live):
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=6,
+            max_examples=10,
             deadline=None,
             derandomize=True,
             database=None,

@@ -134,6 +134,10 @@ def test_a_pack_the_workspace_does_not_enable_can_be_applied(served):
     ("path", "body", "content_type", "status", "detail"),
     [
         ("/v1/validate?entity=spaceship", None, "application/json", 422, "unknown entity"),
+        ("/v1/validate?entity=spaceship", b"", "application/json", 422, "unknown entity"),
+        ("/v1/validate?entity=spaceship", b"[{", "application/json", 422, "unknown entity"),
+        (SHIPMENTS + "&rule=nope", b"[]", "application/json", 422, "unknown rule 'nope'"),
+        ("/v1/validate?entity=", None, "application/json", 422, "query.entity: String should"),
         (SHIPMENTS.replace("tms", "crm"), None, "application/json", 422, "unknown system"),
         ("/v1/validate?entity=shipment", None, "application/json", 422, "mapping of wms.shipment"),
         (SHIPMENTS + "&rule=nope", None, "application/json", 422, "unknown rule 'nope'"),
