@@ -88,9 +88,16 @@ def serve(
 def _listen(host: str, port: int) -> socket.socket:
     """The server's socket, bound before anything is printed, so a port in use is said once."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # Made as a TCP socket by name: asyncio turns Nagle's algorithm off only on connections
+    # of such a socket, and with it on every answer waits some 40 ms for a delayed ACK.
+    listening = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        return socket.create_server((host, port), family=family)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+        listening.listen(socket.SOMAXCONN)
+        return listening
     except OSError as exc:
+        listening.close()
         raise ConfigError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port, "
             "or stop what listens there."
