@@ -15,6 +15,16 @@ from pathlib import Path
 import httpx
 
 TALLYCLERK = str(Path(sys.executable).parent / "tallyclerk")
+# A TMS shipment of the sample tenant's export, delivered by a carrier the ERP lacks.
+SHIPMENT = {
+    "shipment_ref": "SH-9000002",
+    "scac": "ZZZZ",
+    "pickup_at": "2026-11-03T08:00:00Z",
+    "delivered_at": "2026-11-04T15:30:00Z",
+    "status": "DELIVERED",
+    "freight_cost": "412.50",
+    "carrier_invoice_no": "INV-NRTH-90001",
+}
 
 
 def free_port() -> int:

@@ -13,17 +13,7 @@ import subprocess
 import httpx
 import pytest
 
-from tests.api.live import TALLYCLERK, serving
-
-SHIPMENT = {
-    "shipment_ref": "SH-9000002",
-    "scac": "ZZZZ",
-    "pickup_at": "2026-11-03T08:00:00Z",
-    "delivered_at": "2026-11-04T15:30:00Z",
-    "status": "DELIVERED",
-    "freight_cost": "412.50",
-    "carrier_invoice_no": "INV-NRTH-90001",
-}
+from tests.api.live import SHIPMENT, TALLYCLERK, serving
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

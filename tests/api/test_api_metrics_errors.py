@@ -7,15 +7,7 @@ import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
-SHIPMENT = {
-    "shipment_ref": "SH-9000002",
-    "scac": "ZZZZ",
-    "pickup_at": "2026-11-03T08:00:00Z",
-    "delivered_at": "2026-11-04T15:30:00Z",
-    "status": "DELIVERED",
-    "freight_cost": "412.50",
-    "carrier_invoice_no": "INV-NRTH-90001",
-}
+from tests.api.live import SHIPMENT
 
 
 def _samples(text: str) -> dict[tuple[str, tuple], float]:
