@@ -13,7 +13,7 @@ from rich.table import Table
 from engine import batches
 from engine.apply import apply_batch, export_batch
 from engine.batches import PAST
-from engine.causes import explained_by_batch
+from engine.causes import causes_first_batches, explained_by_batch
 from reports.history import runs_folder
 from tallyclerk.errors import ConfigError
 from tallyclerk.wording import plural
@@ -57,10 +57,7 @@ def batches_list(
     counts: dict[str, Counter] = {}
     for row in rows:
         counts.setdefault(row["batch_id"], Counter())[row["status"]] = row["n"]
-    # Within a run, the batches that fix root causes first: they make others unnecessary.
-    order = {batch_id: position for position, batch_id in enumerate(counts)}
-    run_of = {row["batch_id"]: runs.index(row["run_id"]) for row in rows}
-    ranked = sorted(counts, key=lambda b: (run_of[b], -explains.get(b, 0), order[b]))
+    ranked = causes_first_batches(((row["run_id"], row["batch_id"]) for row in rows), explains)
     table = Table("batch", "state", *batches.ACTION_STATUSES, "fixes causes of")
     for batch_id in ranked:
         counter = counts[batch_id]

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine import batches
 from engine.apply import export_batch
-from engine.causes import explained_by_batch
+from engine.causes import causes_first_batches, explained_by_batch
 
 from .auth import Caller, caller
 from .formats import CSV, chosen_type
@@ -79,10 +79,9 @@ def list_batches(
         ).fetchall()
         counts = _counts(con)
         explains = explained_by_batch(con, who.tenant.runs)
-    # Within a run, the batches that fix root causes first, as `batches list` orders them:
-    # approving those makes others unnecessary. The sort is stable, so ties keep batch order.
-    runs = list(dict.fromkeys(row["run_id"] for row in found))
-    found = sorted(found, key=lambda r: (runs.index(r["run_id"]), -explains.get(r["batch_id"], 0)))
+    by_id = {row["batch_id"]: row for row in found}
+    ranked = causes_first_batches(((row["run_id"], row["batch_id"]) for row in found), explains)
+    found = [by_id[batch_id] for batch_id in ranked]
     listed = [
         _batch(row, counts.get(row["batch_id"], Counter()))
         | {"fixes_causes_of": explains.get(row["batch_id"], 0)}

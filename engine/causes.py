@@ -139,6 +139,18 @@ def order_actions(actions: pa.Table, findings: pa.Table) -> pa.Table:
     )
 
 
+def causes_first_batches(
+    batches: Iterable[tuple[str, str]], explains: Mapping[str, int]
+) -> list[str]:
+    """Batch ids, given as (run id, batch id) in run order, with each run's batches that fix
+    root causes first, most explained first: approving those makes others unnecessary. The
+    sort is stable, so ties keep their order."""
+    batches = list(dict.fromkeys(batches))
+    runs = list(dict.fromkeys(run for run, _ in batches))
+    ranked = sorted(batches, key=lambda pair: (runs.index(pair[0]), -explains.get(pair[1], 0)))
+    return [batch_id for _, batch_id in ranked]
+
+
 def explained_by_batch(con: sqlite3.Connection, runs_dir: Path) -> dict[str, int]:
     """Per batch, how many findings the root causes its actions fix explain, read from the
     findings of each batch's run (runs written before causes were linked count none)."""

@@ -229,3 +229,28 @@ def test_the_item_the_sample_wms_lost_explains_its_shipment_line_and_stock(
     report = (result.folder / "report.html").read_text()
     assert report.count(f'Explained by <a href="#f-{cause_id}">its root cause</a>') == 4
     assert "Root cause of 4 other findings." in report
+
+
+def test_within_each_run_the_batches_fixing_causes_come_first() -> None:
+    from engine.causes import causes_first_batches
+
+    batches = [
+        ("2026-11.001", "2026-11.001/erp:customer"),
+        ("2026-11.001", "2026-11.001/erp:customer"),
+        ("2026-11.001", "2026-11.001/tms:shipment"),
+        ("2026-11.001", "2026-11.001/wms:item"),
+        ("2026-11.002", "2026-11.002/erp:item"),
+        ("2026-11.002", "2026-11.002/wms:item"),
+    ]
+    explains = {
+        "2026-11.001/wms:item": 13,
+        "2026-11.001/tms:shipment": 2,
+        "2026-11.002/wms:item": 1,
+    }
+    assert causes_first_batches(batches, explains) == [
+        "2026-11.001/wms:item",
+        "2026-11.001/tms:shipment",
+        "2026-11.001/erp:customer",
+        "2026-11.002/wms:item",
+        "2026-11.002/erp:item",
+    ]
