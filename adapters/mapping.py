@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
+from tallyclerk.duckdb_answers import SMALL_ROWS, small_answer
 from tallyclerk.errors import ConfigError
 
 from .base import ROW_COLUMN, data_columns
@@ -78,7 +79,10 @@ def apply_mapping(
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.register(_SOURCE, raw)
-        result = con.sql(sql).to_arrow_table()
+        if raw.num_rows <= SMALL_ROWS:
+            result = small_answer(con, sql)
+        else:
+            result = con.sql(sql).to_arrow_table()
     except duckdb.Error as exc:
         typed = _mapping_select(raw, entity, columns, value_maps, types, number_format)[1]
         raise ConfigError(

@@ -9,6 +9,7 @@ import json
 from datetime import date, datetime
 from decimal import Decimal
 
+import orjson
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
@@ -57,10 +58,7 @@ def records_table(body: bytes, content_type: str | None) -> pa.Table:
 
 
 def _json_records(body: bytes) -> pa.Table:
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiProblem(400, f"the body is not valid JSON: {exc}.") from None
+    document = _parsed_json(body)
     if isinstance(document, dict) and isinstance(document.get("records"), list):
         document = document["records"]
     if not isinstance(document, list) or not all(isinstance(r, dict) for r in document):
@@ -72,7 +70,23 @@ def _json_records(body: bytes) -> pa.Table:
     if document and not names:
         # Records without fields still count, so the mapping can say what they lack.
         return pa.table({"__empty": pa.nulls(len(document), pa.string())}).drop_columns(["__empty"])
-    return pa.table({name: _json_column(document, name) for name in names})
+    try:
+        # Most exports send every value as text: Arrow converts all the records at once.
+        fields = pa.struct([(name, pa.string()) for name in names])
+        return pa.Table.from_struct_array(pa.array(document, fields))
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pa.table({name: _json_column(document, name) for name in names})
+
+
+def _parsed_json(body: bytes) -> object:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass  # the standard parser also reads NaN and integers past 64 bits, which orjson refuses
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiProblem(400, f"the body is not valid JSON: {exc}.") from None
 
 
 def _json_column(document: list[dict], name: str) -> pa.Array:

@@ -29,6 +29,7 @@ from rules.findings import CompileContext, family_of
 from rules.model import AnyRule
 from rules.packs import PACKS, tables_read
 from rules.sql import columns_of
+from tallyclerk.duckdb_answers import SMALL_ROWS
 from tallyclerk.errors import ConfigError
 
 from .backends.duckdb import DuckDBBackend
@@ -179,13 +180,17 @@ def check_records(
         {name: _families(t) for name, t in tables.items()},
     )
     results = [quarantine_findings([snapshot])]
+    # An answer is small when the tables read are: the records, and small master data.
+    small = sum(t.num_rows for t in tables.values()) <= SMALL_ROWS
     backend = DuckDBBackend(con=con)
     try:
         for name, found in tables.items():
             backend.register(name, found)
         for rule in runnable:
             found = to_findings(
-                finish_findings(rule, backend.query(compiled_sql(rule, context), label=rule.id))
+                finish_findings(
+                    rule, backend.query(compiled_sql(rule, context), label=rule.id, small=small)
+                )
             )
             if rule.kind not in _ON_RECORDS:
                 found = found.filter(pc.not_equal(found["problem"], f"missing_in_{system}"))

@@ -10,6 +10,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from rules.sql import table_name
+from tallyclerk.duckdb_answers import small_answer
 from tallyclerk.errors import ConfigError, RunError
 
 log = logging.getLogger(__name__)
@@ -60,10 +61,13 @@ class DuckDBBackend:
         )
         self._con.execute(view.sql(dialect=self.dialect))
 
-    def query(self, select: exp.Expression | str, *, label: str) -> pa.Table:
-        """Run a compiled query, or its SQL as generated for this backend before."""
+    def query(self, select: exp.Expression | str, *, label: str, small: bool = False) -> pa.Table:
+        """Run a compiled query, or its SQL as generated for this backend before; `small`
+        says its answer is a few thousand rows at most (see `tallyclerk.duckdb_answers`)."""
         sql = select if isinstance(select, str) else select.sql(dialect=self.dialect)
         try:
+            if small:
+                return small_answer(self._con, sql)
             return self._con.sql(sql).to_arrow_table()
         except duckdb.OutOfMemoryException as exc:
             limit = f"the memory limit {self._memory_limit}" if self._memory_limit else "memory"

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from api.formats import records_table
 from engine.lifecycle import RUN_FINDINGS_SCHEMA
 
 PROBLEM = "application/problem+json"
@@ -188,3 +189,11 @@ def test_json_numbers_and_booleans_are_read_as_the_text_a_file_would_hold(served
     flag = [_shipment("SH-9000008", status=True)]
     answer = served.client.post(SHIPMENTS, headers=served.as_("acme", "viewer"), json=flag)
     assert answer.status_code == 200 and answer.json()["records"] == 1
+
+
+def test_json_records_missing_a_field_hold_null_there_and_what_orjson_refuses_still_reads():
+    table = records_table(b'[{"a": "1"}, {"b": "x", "a": null}, {"b": "y"}]', "application/json")
+    assert table.to_pydict() == {"a": ["1", None, None], "b": [None, "x", "y"]}
+    # NaN and integers past 64 bits are JSON Python reads; they arrive as the text they are.
+    table = records_table(b'[{"a": NaN, "b": 123456789012345678901234567890}]', "application/json")
+    assert table.to_pydict() == {"a": ["nan"], "b": ["123456789012345678901234567890"]}

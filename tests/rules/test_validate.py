@@ -349,6 +349,69 @@ def test_rows_sharing_a_key_make_one_finding_that_counts_them(run_rule):
     ]
 
 
+def test_checks_on_single_rows_share_one_scan_and_a_row_failing_two_gives_two_findings(run_rule):
+    items = pl.DataFrame(
+        {
+            "item_id": ["A1", "A2", "A3", "A3"],
+            "description": [None, "Pallet", "crate", "Crate"],
+            "unit_cost": [Decimal("-1.00"), Decimal("2.00"), Decimal("500.00"), Decimal("3.00")],
+        }
+    )
+    rule = {
+        "id": "items-sane",
+        "kind": "validate",
+        "table": "erp.item",
+        "checks": [
+            {"check": "not_null", "column": "description"},
+            {"check": "range", "column": "unit_cost", "min": 0, "max": 100},
+            {"check": "pattern", "column": "description", "regex": "^[A-Z]"},
+            {"check": "length", "column": "item_id", "max": 2},
+            {"check": "unique", "columns": ["item_id"]},
+            {"check": "accepted_values", "column": "description", "values": ["Pallet", "Crate"]},
+        ],
+    }
+
+    found = run_rule(
+        rule, {"erp.item": items}, columns=("problem", "key", "field", "other_value", "message")
+    )
+
+    assert found == [
+        (
+            "accepted_values",
+            "item_id=A3",
+            "description",
+            "crate",
+            "description crate is not one of Pallet, Crate",
+        ),
+        ("not_null", "item_id=A1", "description", None, "description has no value"),
+        (
+            "pattern",
+            "item_id=A3",
+            "description",
+            "crate",
+            "description crate does not match the pattern ^[A-Z]",
+        ),
+        (
+            "range",
+            "item_id=A1",
+            "unit_cost",
+            "-1.00",
+            "unit_cost -1.00 is outside the allowed range (at least 0 and at most 100)",
+        ),
+        (
+            "range",
+            "item_id=A3",
+            "unit_cost",
+            "500.00",
+            "unit_cost 500.00 is outside the allowed range (at least 0 and at most 100)",
+        ),
+        ("unique", "item_id=A3", "item_id", "2", "item_id is not unique in erp.item: 2 rows"),
+    ]
+    # Four checks on single rows read the table once; unique and accepted values once each.
+    sql = compile_rule(parse_rule(rule), build_context({"erp.item": items})).sql("duckdb")
+    assert sql.count('"erp__item"') == 3
+
+
 # --- configuration errors -----------------------------------------------------------
 
 
