@@ -9,7 +9,6 @@ import json
 from datetime import date, datetime
 from decimal import Decimal
 
-import orjson
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
@@ -74,19 +73,18 @@ def _json_records(body: bytes) -> pa.Table:
         # Most exports send every value as text: Arrow converts all the records at once.
         fields = pa.struct([(name, pa.string()) for name in names])
         return pa.Table.from_struct_array(pa.array(document, fields))
-    except (pa.ArrowTypeError, pa.ArrowInvalid):
+    except (pa.ArrowTypeError, pa.ArrowInvalid, UnicodeEncodeError):
         return pa.table({name: _json_column(document, name) for name in names})
 
 
 def _parsed_json(body: bytes) -> object:
+    # Numbers keep the text the body gives them (412.50, 1e3, NaN, 30 digits), as a file would.
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass  # the standard parser also reads NaN and integers past 64 bits, which orjson refuses
-    try:
-        return json.loads(body)
+        return json.loads(body, parse_float=str, parse_int=str, parse_constant=str)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiProblem(400, f"the body is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise ApiProblem(400, "the body is not valid JSON: it is nested too deeply.") from None
 
 
 def _json_column(document: list[dict], name: str) -> pa.Array:
@@ -95,14 +93,28 @@ def _json_column(document: list[dict], name: str) -> pa.Array:
     try:
         # Most exports send text already: Arrow takes it as it is.
         return pa.array(values, pa.string())
-    except (pa.ArrowTypeError, pa.ArrowInvalid):
+    except (pa.ArrowTypeError, pa.ArrowInvalid, UnicodeEncodeError):
         pass
     for number, value in enumerate(values, start=1):
         if isinstance(value, dict | list):
             raise ApiProblem(
                 422, f"record {number}: {name} holds a nested value; send plain values."
             )
+        if isinstance(value, str) and not _is_unicode(value):
+            raise ApiProblem(
+                422,
+                f"record {number}: {name} holds a lone surrogate escape (\\ud800 to "
+                "\\udfff without its pair), which is not text; send the character itself.",
+            )
     return pa.array([_text(value) for value in values], pa.string())
+
+
+def _is_unicode(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _text(value: object) -> str | None:

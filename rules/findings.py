@@ -18,6 +18,10 @@ from tallyclerk.errors import RuleError
 from .sql import as_text
 
 # Columns a compiler's SELECT must produce, in this order.
+# The derived table numbering the SELECTs `in_one_scan` reads in one scan.
+_BODIES = "finding_kind"
+_NTH = "kind_number"
+
 BODY_COLUMNS = (
     "problem",  # short code: missing_in_wms, drift, duplicate_key, status_regression, ...
     "key",  # business key as text: "item_id=123" or "order_id=SO-1, line_no=2"
@@ -206,4 +210,49 @@ def body_select(
     )
     return exp.select(
         *(value.as_(name, quoted=True) for value, name in zip(values, BODY_COLUMNS, strict=True))
+    )
+
+
+def in_one_scan(bodies: Sequence[exp.Select]) -> exp.Select:
+    """SELECTs of findings reading one source, each with a WHERE and no join or grouping,
+    as one SELECT that reads the source once instead of once each.
+
+    The source's rows meeting any WHERE are paired with a number per SELECT, and each pair
+    keeps the columns of its SELECT when that SELECT's WHERE holds on the row: the rows of
+    a UNION ALL of the SELECTs, in any SQL dialect, for one read of the source.
+    """
+    source = bodies[0].args["from_"].this
+    conditions = [body.args["where"].this for body in bodies]
+    failing = (
+        exp.select(exp.Star())
+        .from_(source.copy())
+        .where(exp.or_(*(exp.paren(c.copy()) for c in conditions)))
+    )
+    numbers = exp.Values(
+        expressions=[exp.Tuple(expressions=[exp.Literal.number(n)]) for n in range(len(bodies))],
+        alias=exp.TableAlias(
+            this=exp.to_identifier(_BODIES, quoted=True),
+            columns=[exp.to_identifier(_NTH, quoted=True)],
+        ),
+    )
+    nth = exp.column(_NTH, table=_BODIES, quoted=True)
+    projections = []
+    for position, column in enumerate(BODY_COLUMNS):
+        values = [body.expressions[position].this for body in bodies]
+        if all(value == values[0] for value in values):
+            # The same for every SELECT (the system, a NULL of the column's type).
+            projections.append(values[0].copy().as_(column, quoted=True))
+            continue
+        ifs = [exp.If(this=exp.Literal.number(n), true=v.copy()) for n, v in enumerate(values)]
+        projections.append(exp.Case(this=nth.copy(), ifs=ifs).as_(column, quoted=True))
+    holds = [
+        exp.and_(exp.EQ(this=nth.copy(), expression=exp.Literal.number(n)), exp.paren(c.copy()))
+        for n, c in enumerate(conditions)
+    ]
+    alias = source.alias_or_name
+    return (
+        exp.select(*projections)
+        .from_(failing.subquery(exp.to_identifier(alias, quoted=True)))
+        .join(numbers, join_type="cross")
+        .where(exp.or_(*holds))
     )

@@ -11,7 +11,14 @@ from __future__ import annotations
 from sqlglot import exp
 
 from .compare import differs, mapped
-from .findings import BODY_COLUMNS, CompileContext, body_select, key_text, systems_text
+from .findings import (
+    BODY_COLUMNS,
+    CompileContext,
+    body_select,
+    in_one_scan,
+    key_text,
+    systems_text,
+)
 from .keys import NUMERIC, KeyForm, key_form
 from .model import FieldCompare, MatchRule
 from .sql import as_text, col, cte, is_not_null, is_null, name, number, sentence, table, where
@@ -27,12 +34,16 @@ def match_sql(rule: MatchRule, ctx: CompileContext) -> exp.Select:
     forms = _key_forms(rule, ctx)
     owner = _involved(rule, ctx.owner(rule.entity))
 
-    bodies = [_duplicate_keys_sql(rule, system, owner) for system in rule.systems]
-    bodies.append(_missing_sql(rule, present=rule.systems[0], absent=rule.systems[1], owner=owner))
-    bodies.append(_missing_sql(rule, present=rule.systems[1], absent=rule.systems[0], owner=owner))
+    paired = [
+        _missing_sql(rule, present=rule.systems[0], absent=rule.systems[1], owner=owner),
+        _missing_sql(rule, present=rule.systems[1], absent=rule.systems[0], owner=owner),
+    ]
     for position, compare in enumerate(rule.fields):
         field_owner = _involved(rule, ctx.owner(rule.entity, compare.name))
-        bodies.append(_drift_sql(rule, ctx, compare, position, field_owner))
+        paired.append(_drift_sql(rule, ctx, compare, position, field_owner))
+    # Missing records and drifted fields read the pairs once, so the join is never held whole.
+    bodies = [_duplicate_keys_sql(rule, system, owner) for system in rule.systems]
+    bodies.append(in_one_scan(paired))
 
     union = exp.union(*bodies, distinct=False)
     query = exp.select(*(col(column) for column in BODY_COLUMNS)).from_(

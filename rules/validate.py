@@ -12,7 +12,7 @@ from sqlglot import exp
 
 from tallyclerk.errors import ExpressionError, RuleError
 
-from .findings import BODY_COLUMNS, CompileContext, body_select, key_text
+from .findings import BODY_COLUMNS, CompileContext, body_select, in_one_scan, key_text
 from .model import (
     AcceptedValues,
     AnyCheck,
@@ -47,10 +47,6 @@ from .sql import (
 )
 from .validate_table import freshness_sql, row_count_sql
 
-# The derived table numbering the checks read in one scan.
-_CHECKS = "row_check"
-_NTH = "check_number"
-
 
 def validate_sql(rule: ValidateRule, ctx: CompileContext) -> exp.Select:
     """Rows of `rule.table` failing any of the rule's checks, one finding per check and row."""
@@ -62,7 +58,7 @@ def validate_sql(rule: ValidateRule, ctx: CompileContext) -> exp.Select:
     bodies = [checked.body(check, position) for position, check in enumerate(rule.checks)]
     on_rows = [body for body in bodies if _on_its_row(body)]
     if len(on_rows) > 1:
-        bodies = [checked.in_one_scan(on_rows), *(b for b in bodies if not _on_its_row(b))]
+        bodies = [in_one_scan(on_rows), *(b for b in bodies if not _on_its_row(b))]
     failed = bodies[0] if len(bodies) == 1 else exp.union(*bodies, distinct=False)
     return _one_per_key(failed)
 
@@ -235,44 +231,6 @@ class Checked:
         return body.join(known, on=exp.EQ(this=value, expression=found), join_type="left")
 
     # --- shared by the checks --------------------------------------------------------
-
-    def in_one_scan(self, bodies: list[exp.Select]) -> exp.Select:
-        """Checks judging rows on their own, read in one scan instead of one each.
-
-        The rows failing any check are paired with a number per check, and each pair
-        keeps the columns of its check's SELECT when that check fails on the row: the
-        same rows as a UNION of the checks, in any SQL dialect, for one read of the table.
-        """
-        conditions = [body.args["where"].this for body in bodies]
-        failing = (
-            exp.select(exp.Star())
-            .from_(table(self.rule.table, alias=self.alias))
-            .where(exp.or_(*(exp.paren(c.copy()) for c in conditions)))
-        )
-        numbers = exp.Values(
-            expressions=[exp.Tuple(expressions=[number(n)]) for n in range(len(bodies))],
-            alias=exp.TableAlias(this=name(_CHECKS), columns=[name(_NTH)]),
-        )
-        nth = col(_NTH, _CHECKS)
-        projections = []
-        for position, column in enumerate(BODY_COLUMNS):
-            values = [body.expressions[position].this for body in bodies]
-            if all(value == values[0] for value in values):
-                # The same for every check (the system, a NULL of the column's type).
-                projections.append(values[0].copy().as_(column, quoted=True))
-                continue
-            ifs = [exp.If(this=number(n), true=value.copy()) for n, value in enumerate(values)]
-            projections.append(exp.Case(this=nth.copy(), ifs=ifs).as_(column, quoted=True))
-        fails = [
-            exp.and_(exp.EQ(this=nth.copy(), expression=number(n)), exp.paren(c.copy()))
-            for n, c in enumerate(conditions)
-        ]
-        return (
-            exp.select(*projections)
-            .from_(failing.subquery(name(self.alias)))
-            .join(numbers, join_type="cross")
-            .where(exp.or_(*fails))
-        )
 
     def failing(
         self,

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from api.formats import records_table
+from api.problems import ApiProblem
 from engine.lifecycle import RUN_FINDINGS_SCHEMA
 
 PROBLEM = "application/problem+json"
@@ -191,9 +192,26 @@ def test_json_numbers_and_booleans_are_read_as_the_text_a_file_would_hold(served
     assert answer.status_code == 200 and answer.json()["records"] == 1
 
 
-def test_json_records_missing_a_field_hold_null_there_and_what_orjson_refuses_still_reads():
+def test_json_records_missing_a_field_hold_null_there_and_numbers_keep_their_text():
     table = records_table(b'[{"a": "1"}, {"b": "x", "a": null}, {"b": "y"}]', "application/json")
     assert table.to_pydict() == {"a": ["1", None, None], "b": [None, "x", "y"]}
-    # NaN and integers past 64 bits are JSON Python reads; they arrive as the text they are.
-    table = records_table(b'[{"a": NaN, "b": 123456789012345678901234567890}]', "application/json")
-    assert table.to_pydict() == {"a": ["nan"], "b": ["123456789012345678901234567890"]}
+    body = b'[{"a": NaN, "b": 123456789012345678901234567890, "c": 412.50, "d": true}]'
+    assert records_table(body, "application/json").to_pydict() == {
+        "a": ["NaN"],
+        "b": ["123456789012345678901234567890"],
+        "c": ["412.50"],
+        "d": ["true"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        (b'[{"a": "\\ud800"}]', 422, "record 1: a holds a lone surrogate escape"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, "nested too deeply"),
+    ],
+)
+def test_json_that_python_reads_but_arrow_cannot_hold_is_refused(body, status, detail):
+    with pytest.raises(ApiProblem) as raised:
+        records_table(body, "application/json")
+    assert (raised.value.status, detail in raised.value.detail) == (status, True)
