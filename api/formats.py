@@ -9,6 +9,7 @@ import json
 from datetime import date, datetime
 from decimal import Decimal
 
+import orjson
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
@@ -57,24 +58,41 @@ def records_table(body: bytes, content_type: str | None) -> pa.Table:
 
 
 def _json_records(body: bytes) -> pa.Table:
-    document = _parsed_json(body)
+    try:
+        # orjson is the fast parser, but turns integers past 64 bits into floats: what it
+        # reads is kept only when every value is text (or null), so no number went through it.
+        document = _records_of(orjson.loads(body))
+    except orjson.JSONDecodeError:
+        document = None  # also NaN and lone surrogates, which the standard parser reads
+    if document is not None:
+        names = _names(document)
+        if document and not names:
+            # Records without fields still count, so the mapping can say what they lack.
+            empty = pa.table({"__empty": pa.nulls(len(document), pa.string())})
+            return empty.drop_columns(["__empty"])
+        try:
+            fields = pa.struct([(name, pa.string()) for name in names])
+            return pa.Table.from_struct_array(pa.array(document, fields))
+        except (pa.ArrowTypeError, pa.ArrowInvalid, UnicodeEncodeError):
+            pass
+    document = _records_of(_parsed_json(body))
+    return pa.table({name: _json_column(document, name) for name in _names(document)})
+
+
+def _records_of(document: object) -> list[dict]:
     if isinstance(document, dict) and isinstance(document.get("records"), list):
         document = document["records"]
     if not isinstance(document, list) or not all(isinstance(r, dict) for r in document):
         raise ApiProblem(
             422, 'send the records as a JSON array of objects, or as {"records": [...]}.'
         )
+    return document
+
+
+def _names(document: list[dict]) -> list[str]:
+    """Every field of the records: the first record's in its order, then the others'."""
     names = list(document[0]) if document else []
-    names += sorted(set().union(*document) - set(names))
-    if document and not names:
-        # Records without fields still count, so the mapping can say what they lack.
-        return pa.table({"__empty": pa.nulls(len(document), pa.string())}).drop_columns(["__empty"])
-    try:
-        # Most exports send every value as text: Arrow converts all the records at once.
-        fields = pa.struct([(name, pa.string()) for name in names])
-        return pa.Table.from_struct_array(pa.array(document, fields))
-    except (pa.ArrowTypeError, pa.ArrowInvalid, UnicodeEncodeError):
-        return pa.table({name: _json_column(document, name) for name in names})
+    return names + sorted(set().union(*document) - set(names))
 
 
 def _parsed_json(body: bytes) -> object:
