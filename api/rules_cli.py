@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -112,7 +113,11 @@ def rules_explain(rule: RuleId, workspace: WorkspaceOption = Path(".")) -> None:
 @rules_app.command("sql")
 def rules_sql(
     rule: Annotated[
-        str | None, typer.Argument(help="A rule id; every rule of the workspace when left out.")
+        str | None,
+        typer.Argument(
+            help="A rule id; every rule of the workspace when left out (outside a workspace, "
+            "every rule of the built-in packs)."
+        ),
     ] = None,
     workspace: WorkspaceOption = Path("."),
     dialect: Annotated[Dialect, typer.Option(help="SQL dialect to print.")] = Dialect.duckdb,
@@ -123,6 +128,8 @@ def rules_sql(
     """Print the SQL a rule compiles to, pretty-printed in the dialect of the chosen engine."""
     if rule is not None:
         chosen = [_find_rule(rule, workspace, period)]
+    elif not (workspace / WORKSPACE_FILE).is_file() and workspace == Path("."):
+        chosen = list(_pack_rules(period))
     else:
         loaded = load_workspace(workspace)
         context = _workspace_context(loaded, period)
@@ -164,21 +171,27 @@ def _find_rule(rule_id: str, workspace: Path, period: str) -> tuple[AnyRule, str
                     f"rule {rule_id!r} of pack {skipped.pack} is skipped in {workspace}: "
                     f"{skipped.reason}."
                 )
-    for pack in PACKS:
-        for declared in load_pack(pack).rules:
-            if declared["id"] == rule_id:
-                bounds = parse_period(period)
-                context = canonical_context(
-                    tables_read(declared),
-                    period_start=bounds.start.isoformat(sep=" "),
-                    period_end=bounds.end.isoformat(sep=" "),
-                )
-                return _parse(declared), f"pack {pack}, systems named by kind", context
+    for found in _pack_rules(period):
+        if found[0].id == rule_id:
+            return found
     raise ConfigError(
         f"no rule {rule_id!r} in {workspace} or the built-in packs; "
         "`tallyclerk rules list` shows a workspace's rules, "
         "`tallyclerk rules list --pack NAME` a pack's."
     )
+
+
+def _pack_rules(period: str) -> Iterator[tuple[AnyRule, str, CompileContext]]:
+    """Every rule of the built-in packs, compiled against the canonical columns."""
+    bounds = parse_period(period)
+    for pack in PACKS:
+        for declared in load_pack(pack).rules:
+            context = canonical_context(
+                tables_read(declared),
+                period_start=bounds.start.isoformat(sep=" "),
+                period_end=bounds.end.isoformat(sep=" "),
+            )
+            yield _parse(declared), f"pack {pack}, systems named by kind", context
 
 
 def _workspace_context(loaded: LoadedWorkspace, period: str) -> CompileContext:

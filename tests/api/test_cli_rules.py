@@ -146,6 +146,19 @@ def test_sql_of_every_rule_of_the_workspace(workspace):
     ]
 
 
+@pytest.mark.parametrize("dialect", ["duckdb", "snowflake"])
+def test_sql_of_every_built_in_pack_rule_in_a_folder_without_a_workspace(
+    tmp_path, monkeypatch, dialect
+):
+    from rules.packs import PACKS, load_pack
+
+    monkeypatch.chdir(tmp_path)
+    output = _invoke("rules", "sql", "--dialect", dialect)
+    headers = [line.split(" (")[0] for line in output.splitlines() if line.startswith("-- rule ")]
+    assert headers == [f"-- rule {rule['id']}" for name in PACKS for rule in load_pack(name).rules]
+    assert output.count(";\n") == len(headers)
+
+
 def test_a_skipped_rule_says_why(workspace):
     with pytest.raises(ConfigError) as raised:
         _invoke("rules", "sql", "master-data.carrier-sync", "-w", str(workspace))
