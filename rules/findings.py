@@ -17,11 +17,11 @@ from tallyclerk.errors import RuleError
 
 from .sql import as_text
 
-# Columns a compiler's SELECT must produce, in this order.
 # The derived table numbering the SELECTs `in_one_scan` reads in one scan.
 _BODIES = "finding_kind"
 _NTH = "kind_number"
 
+# Columns a compiler's SELECT must produce, in this order.
 BODY_COLUMNS = (
     "problem",  # short code: missing_in_wms, drift, duplicate_key, status_regression, ...
     "key",  # business key as text: "item_id=123" or "order_id=SO-1, line_no=2"

@@ -41,7 +41,7 @@ def match_sql(rule: MatchRule, ctx: CompileContext) -> exp.Select:
     for position, compare in enumerate(rule.fields):
         field_owner = _involved(rule, ctx.owner(rule.entity, compare.name))
         paired.append(_drift_sql(rule, ctx, compare, position, field_owner))
-    # Missing records and drifted fields read the pairs once, so the join is never held whole.
+    # Missing records and drifted fields read the pairs once, not once per kind of finding.
     bodies = [_duplicate_keys_sql(rule, system, owner) for system in rule.systems]
     bodies.append(in_one_scan(paired))
 
