@@ -36,7 +36,8 @@ WorkspaceOption = Annotated[
     typer.Option(
         "--workspace",
         "-w",
-        help="Workspace folder holding tallyclerk.yaml; without one, the built-in packs.",
+        help="Workspace folder holding tallyclerk.yaml; left out, in a folder without one, "
+        "the built-in packs.",
     ),
 ]
 RuleId = Annotated[
@@ -184,7 +185,7 @@ def _find_rule(rule_id: str, workspace: Path, period: str) -> tuple[AnyRule, str
 def _pack_rules(period: str) -> Iterator[tuple[AnyRule, str, CompileContext]]:
     """Every rule of the built-in packs, compiled against the canonical columns."""
     bounds = parse_period(period)
-    for pack in PACKS:
+    for pack in sorted(PACKS):
         for declared in load_pack(pack).rules:
             context = canonical_context(
                 tables_read(declared),

@@ -39,6 +39,12 @@ def quarantine_findings(snapshots: Iterable) -> pa.Table:
         for item in snapshot.quarantined:
             key = item.key or f"row={item.row}"
             value = "NULL" if item.value is None else repr(item.value)
+            # A record named by its row, not its key, has no usable key: it leaves the snapshot.
+            kept = (
+                "the record is quarantined and left out of the snapshot"
+                if key.startswith("row=")
+                else "the value is quarantined and read as NULL"
+            )
             rows.append(
                 {
                     "finding_id": finding_id(
@@ -58,7 +64,7 @@ def quarantine_findings(snapshots: Iterable) -> pa.Table:
                     "amount_at_risk": None,
                     "message": (
                         f"{item.where or snapshot.source_file}: {item.column} {value} "
-                        f"{item.reason}; the value is quarantined and read as NULL."
+                        f"{item.reason}; {kept}."
                     ),
                     "owner_team": None,
                     "rule_version": None,

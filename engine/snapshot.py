@@ -9,17 +9,17 @@ run's snapshot by key; drift of the source's columns is reported before rules ru
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
-import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandera.polars as pa_polars
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from pandera.errors import SchemaErrors
 from sqlglot import exp
 
 from adapters.base import FILE_COLUMN, LINE_COLUMN, ROW_COLUMN, SourceIssue
@@ -318,7 +318,6 @@ def _check_schema(
     table: pa.Table, entity: Entity, places: dict[int, str]
 ) -> tuple[pa.Table, list[Quarantined]]:
     """Validate with pandera; return the rows that pass and the ones quarantined."""
-    pa_polars, SchemaErrors = _pandera()
     frame = pl.from_arrow(table)
     present = [name for name in entity.columns if name in table.column_names]
     schema = pa_polars.DataFrameSchema(
@@ -355,26 +354,3 @@ def _key_text(entity: Entity, values: dict[str, object]) -> str:
     return ", ".join(
         f"{name}={'NULL' if values.get(name) is None else values[name]}" for name in entity.key
     )
-
-
-def _pandera() -> tuple:
-    """pandera's polars API and its SchemaErrors, imported on first use with pyspark.pandas
-    hidden from it.
-
-    With pyspark installed (the spark extra), pandera imports pyspark.pandas as it loads:
-    a second or two, and a warning that pyspark does not support pandas 3. tallyclerk
-    validates with pandera's polars API and hands Spark no pandas, so pandera is loaded
-    without it; pyspark imports normally afterwards. Commands that take no snapshot never
-    load pandera at all.
-    """
-    if "pandera.polars" not in sys.modules:
-        hidden = [name for name in ("pyspark", "pyspark.pandas") if name not in sys.modules]
-        for name in hidden:
-            sys.modules[name] = None  # type: ignore[assignment]
-        try:
-            importlib.import_module("pandera.polars")
-        finally:
-            for name in hidden:
-                del sys.modules[name]
-    polars_api = sys.modules["pandera.polars"]
-    return polars_api, importlib.import_module("pandera.errors").SchemaErrors

@@ -315,6 +315,10 @@ def test_rows_without_a_key_are_quarantined_each_with_its_own_finding(tmp_path):
         ("row=4", "item_id"),
     ]
     assert len({f["finding_id"] for f in quarantined}) == 2
+    assert quarantined[0]["message"] == (
+        "wms/items.csv line 4: item_id NULL is missing (part of the key); the record is "
+        "quarantined and left out of the snapshot."
+    )
 
 
 def test_a_password_in_a_postgres_connection_string_is_refused_and_never_printed(tmp_path):
