@@ -68,7 +68,7 @@ def rules_list(
     # Rule ids are what a person copies into the next command: never cut them short.
     table.columns.insert(0, Column("rule", no_wrap=True))
     packs = [pack] if pack is not None else []
-    if pack is None and workspace == Path(".") and not (workspace / WORKSPACE_FILE).is_file():
+    if pack is None and _no_workspace_named(workspace):
         packs = sorted(PACKS)
     if packs:
         for name in packs:
@@ -129,7 +129,7 @@ def rules_sql(
     """Print the SQL a rule compiles to, pretty-printed in the dialect of the chosen engine."""
     if rule is not None:
         chosen = [_find_rule(rule, workspace, period)]
-    elif not (workspace / WORKSPACE_FILE).is_file() and workspace == Path("."):
+    elif _no_workspace_named(workspace):
         chosen = list(_pack_rules(period))
     else:
         loaded = load_workspace(workspace)
@@ -172,9 +172,9 @@ def _find_rule(rule_id: str, workspace: Path, period: str) -> tuple[AnyRule, str
                     f"rule {rule_id!r} of pack {skipped.pack} is skipped in {workspace}: "
                     f"{skipped.reason}."
                 )
-    for found in _pack_rules(period):
-        if found[0].id == rule_id:
-            return found
+    found = next(_pack_rules(period, only=rule_id), None)
+    if found is not None:
+        return found
     raise ConfigError(
         f"no rule {rule_id!r} in {workspace} or the built-in packs; "
         "`tallyclerk rules list` shows a workspace's rules, "
@@ -182,11 +182,21 @@ def _find_rule(rule_id: str, workspace: Path, period: str) -> tuple[AnyRule, str
     )
 
 
-def _pack_rules(period: str) -> Iterator[tuple[AnyRule, str, CompileContext]]:
-    """Every rule of the built-in packs, compiled against the canonical columns."""
+def _no_workspace_named(workspace: Path) -> bool:
+    """Whether --workspace was left out in a folder without tallyclerk.yaml: the packs then."""
+    return workspace == Path(".") and not (workspace / WORKSPACE_FILE).is_file()
+
+
+def _pack_rules(
+    period: str, *, only: str | None = None
+) -> Iterator[tuple[AnyRule, str, CompileContext]]:
+    """Every rule of the built-in packs (or the one whose id is `only`), with the canonical
+    columns to compile it against."""
     bounds = parse_period(period)
     for pack in sorted(PACKS):
         for declared in load_pack(pack).rules:
+            if only is not None and declared["id"] != only:
+                continue
             context = canonical_context(
                 tables_read(declared),
                 period_start=bounds.start.isoformat(sep=" "),
