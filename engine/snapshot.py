@@ -9,17 +9,17 @@ run's snapshot by key; drift of the source's columns is reported before rules ru
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandera.polars as pa_polars
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pandera.errors import SchemaErrors
 from sqlglot import exp
 
 from adapters.base import FILE_COLUMN, LINE_COLUMN, ROW_COLUMN, SourceIssue
@@ -34,6 +34,30 @@ from .drift import Change, drift_issues, schema_changes, source_schema
 from .extract import extract
 
 log = logging.getLogger(__name__)
+
+
+def _pandera_polars():
+    """Import pandera while pyspark is hidden from it.
+
+    With pyspark installed (the spark extra), pandera imports pyspark.pandas as it loads:
+    a second or two for every tallyclerk process, and a warning that pyspark does not
+    support pandas 3. tallyclerk validates with pandera's polars API and hands Spark no
+    pandas, so pandera is loaded without it; pyspark imports normally afterwards.
+    """
+    if "pandera.polars" in sys.modules:
+        return sys.modules["pandera.polars"]
+    hidden = [name for name in ("pyspark", "pyspark.pandas") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        return importlib.import_module("pandera.polars")
+    finally:
+        for name in hidden:
+            del sys.modules[name]
+
+
+# Loaded with this module, before any run worker starts: importing it is not thread-safe.
+pa_polars = _pandera_polars()
 
 
 @dataclass(frozen=True)
@@ -329,7 +353,7 @@ def _check_schema(
     )
     try:
         schema.validate(frame, lazy=True)
-    except SchemaErrors as exc:
+    except pa_polars.errors.SchemaErrors as exc:
         cases = exc.failure_cases.filter(pl.col("index").is_not_null())
         bad_rows = set(cases["index"].to_list())
         quarantined = [

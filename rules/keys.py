@@ -36,6 +36,11 @@ class KeyForm:
     steps: tuple[str, ...] = ()
     cast: exp.DataType | None = None
 
+    @property
+    def as_is(self) -> bool:
+        """The values are compared as they are, neither normalised nor cast."""
+        return not self.steps and self.cast is None
+
     def apply(self, value: exp.Expression, dialect: str) -> exp.Expression:
         if self.steps:
             return normalised(value, self.steps, dialect)

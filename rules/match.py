@@ -53,7 +53,7 @@ def match_sql(rule: MatchRule, ctx: CompileContext) -> exp.Select:
         query = query.with_(name(_repeated(system)), as_=_repeated_sql(rule, ctx, system, forms))
     for system, other in (rule.systems, rule.systems[::-1]):
         query = query.with_(name(_side(system)), as_=_side_sql(rule, ctx, system, other, forms))
-    return query.with_(name(_PAIRED), as_=_paired_sql(rule, owner))
+    return query.with_(name(_PAIRED), as_=_paired_sql(rule, owner, forms))
 
 
 def _require_columns(rule: MatchRule, ctx: CompileContext) -> None:
@@ -137,9 +137,11 @@ def _side_sql(
     so a key with a NULL part repeated there leaves this system's record in.
     """
     joined = _comparable(rule, ctx, forms, "own")
+    # A key compared as it is joins by its own column; only a made-comparable one is copied.
     comparable = [
         value.as_(_joined(column), quoted=True)
         for value, column in zip(joined, rule.key, strict=True)
+        if not forms[column].as_is
     ]
     query = exp.select(
         *(col(column, "own") for column in [*rule.key, *_compared(rule)]),
@@ -162,7 +164,7 @@ def _side_sql(
     return query.where(is_null(col(_PRESENT, "repeats")))
 
 
-def _paired_sql(rule: MatchRule, owner: str | None) -> exp.Select:
+def _paired_sql(rule: MatchRule, owner: str | None, forms: dict[str, KeyForm]) -> exp.Select:
     """Records of both systems side by side; keys duplicated on either side are left out."""
     right, other = _owner_and_other(rule, owner)
     # A finding names the record by the owner's spelling of the key, the other's when absent;
@@ -187,8 +189,8 @@ def _paired_sql(rule: MatchRule, owner: str | None) -> exp.Select:
     # Each part of the key compared on its own: NULL matches nothing, and parts never merge.
     on = exp.and_(
         *(
-            exp.EQ(this=col(_joined(column), first), expression=col(_joined(column), second))
-            for column in rule.key
+            exp.EQ(this=col(joins, first), expression=col(joins, second))
+            for joins in (column if forms[column].as_is else _joined(column) for column in rule.key)
         )
     )
     return (

@@ -8,6 +8,7 @@ from decimal import Decimal
 import polars as pl
 import pyarrow as pa
 import pytest
+from sqlglot import exp
 
 from rules.compile import compile_rule
 from tallyclerk.errors import RuleError
@@ -416,3 +417,27 @@ def test_an_unknown_snapshot_is_refused():
         "rule 'sync' key: no snapshot 'tms.item' in this workspace; "
         "map a source onto it, or use one of: erp.item, wms.item."
     )
+
+
+def test_a_key_compared_as_it_is_joins_by_its_own_column():
+    """Each side streams through the join with no copy of a key it need not change."""
+    tables = {
+        "erp.item": pl.DataFrame({"item_id": ["1"], "weight": [1.0]}),
+        "wms.item": pl.DataFrame({"item_id": ["1"], "weight": [1.0]}),
+    }
+    as_is = compile_rule(parse_rule(_match({"name": "weight"})), build_context(tables))
+    joins = [j.sql("duckdb") for j in as_is.find_all(exp.Join) if j.args.get("side") == "FULL"]
+    assert joins == ['FULL OUTER JOIN "wms_rows" ON "erp_rows"."item_id" = "wms_rows"."item_id"']
+    side = next(cte for cte in as_is.find_all(exp.CTE) if cte.alias == "erp_rows")
+    assert [column.alias_or_name for column in side.this.expressions] == [
+        "item_id",
+        "weight",
+        "present",
+    ]
+
+    trimmed = _match({"name": "weight"}, normalise={"item_id": ["trim"]})
+    made = compile_rule(parse_rule(trimmed), build_context(tables))
+    joins = [j.sql("duckdb") for j in made.find_all(exp.Join) if j.args.get("side") == "FULL"]
+    assert joins == [
+        'FULL OUTER JOIN "wms_rows" ON "erp_rows"."item_id__joined" = "wms_rows"."item_id__joined"'
+    ]
