@@ -141,7 +141,7 @@ def finding_query(
     version: int = 1,
 ) -> exp.Select:
     """Wrap a compiler's SELECT with the rule's identity and a stable finding id."""
-    inner = body.subquery("body")
+    inner = body.subquery("body", copy=False)
     identity = exp.Concat(
         expressions=[
             exp.Literal.string(f"{rule_id}|{entity}|"),
@@ -168,7 +168,7 @@ def finding_query(
             "rule_version", quoted=True
         ),
     ]
-    return exp.select(*projections).from_(inner)
+    return exp.select(*projections).from_(inner, copy=False)
 
 
 def body_select(
@@ -252,7 +252,7 @@ def in_one_scan(bodies: Sequence[exp.Select]) -> exp.Select:
     alias = source.alias_or_name
     return (
         exp.select(*projections)
-        .from_(failing.subquery(exp.to_identifier(alias, quoted=True)))
-        .join(numbers, join_type="cross")
-        .where(exp.or_(*holds))
+        .from_(failing.subquery(exp.to_identifier(alias, quoted=True), copy=False), copy=False)
+        .join(numbers, join_type="cross", copy=False)
+        .where(exp.or_(*holds, copy=False), copy=False)
     )

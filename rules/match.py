@@ -47,13 +47,15 @@ def match_sql(rule: MatchRule, ctx: CompileContext) -> exp.Select:
 
     union = exp.union(*bodies, distinct=False)
     query = exp.select(*(col(column) for column in BODY_COLUMNS)).from_(
-        union.subquery(name("match"))
+        union.subquery(name("match"), copy=False), copy=False
     )
     for system in rule.systems:
-        query = query.with_(name(_repeated(system)), as_=_repeated_sql(rule, ctx, system, forms))
+        repeated = _repeated_sql(rule, ctx, system, forms)
+        query = query.with_(name(_repeated(system)), as_=repeated, copy=False)
     for system, other in (rule.systems, rule.systems[::-1]):
-        query = query.with_(name(_side(system)), as_=_side_sql(rule, ctx, system, other, forms))
-    return query.with_(name(_PAIRED), as_=_paired_sql(rule, owner, forms))
+        side = _side_sql(rule, ctx, system, other, forms)
+        query = query.with_(name(_side(system)), as_=side, copy=False)
+    return query.with_(name(_PAIRED), as_=_paired_sql(rule, owner, forms), copy=False)
 
 
 def _require_columns(rule: MatchRule, ctx: CompileContext) -> None:
