@@ -71,13 +71,14 @@ def apply_mapping(
     onto a numeric canonical column).
     """
     value_maps, types = value_maps or {}, types or {}
-    _check_mapping(raw, entity, columns, value_maps, types, where=where)
-    sql = _cached_sql(raw, entity, columns, value_maps, types, number_format)
+    sql = _checked_sql(raw, entity, columns, value_maps, types, number_format, where=where)
 
     owned = con is None
     con = duckdb.connect() if con is None else con.cursor()
     try:
-        con.execute("SET TimeZone = 'UTC'")
+        if owned:
+            # A database given is the caller's, its time zone set (`small_batch_database`).
+            con.execute("SET TimeZone = 'UTC'")
         con.register(_SOURCE, raw)
         if raw.num_rows <= SMALL_ROWS:
             result = small_answer(con, sql)
@@ -101,25 +102,29 @@ def apply_mapping(
     return Mapped(table=result.drop_columns([BAD_COLUMNS]), rejected=rejected)
 
 
-# Mapping queries by mapping and source layout: building one takes longer than running it
-# on a thousand rows, and a caller mapping batch after batch maps the same layout.
+# Mapping queries by mapping and source layout: checking and building one takes longer than
+# running it on a thousand rows, and a caller mapping batch after batch maps the same layout.
 _SQL: dict[tuple, tuple[Mapping[str, exp.Expression], str]] = {}
 _SQL_CACHE = 256
 
 
-def _cached_sql(
+def _checked_sql(
     raw: pa.Table,
     entity: Entity,
     columns: Mapping[str, exp.Expression],
     value_maps: Mapping[str, Mapping[str, str]],
     types: Mapping[str, str],
     number_format: NumberFormat | None,
+    *,
+    where: str,
 ) -> str:
+    """The mapping query for `raw`'s layout, once the mapping is checked against it."""
     layout = tuple((f.name, str(f.type)) for f in raw.schema)
     key = (id(columns), entity.name, layout, repr(value_maps), repr(types), number_format)
     cached = _SQL.get(key)
     if cached is not None and cached[0] is columns:
         return cached[1]
+    _check_mapping(raw, entity, columns, value_maps, types, where=where)
     sql = _mapping_select(raw, entity, columns, value_maps, types, number_format)[0]
     if len(_SQL) >= _SQL_CACHE:
         _SQL.clear()

@@ -15,6 +15,7 @@ from engine.catalog import STATE_DIR, Catalog
 from engine.config import WORKSPACE_FILE, LoadedWorkspace, load_workspace
 from engine.run import RUNS_DIR
 from rules.sql import table_name
+from tallyclerk.duckdb_answers import small_batch_database
 
 from .keys import TENANT_ID
 from .problems import ApiProblem
@@ -102,7 +103,7 @@ class DuckDB:
     more than checking a thousand records."""
 
     def __init__(self) -> None:
-        self._database = duckdb.connect()
+        self._database = small_batch_database()
         self._lock = threading.Lock()
         self._local = threading.local()
 

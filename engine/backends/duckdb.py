@@ -29,10 +29,14 @@ class DuckDBBackend:
         con: duckdb.DuckDBPyConnection | None = None,
     ) -> None:
         # A cursor of `con` shares its database but not its registered tables; opening a
-        # database costs more than checking a thousand records, so callers may keep one.
-        self._con = duckdb.connect() if con is None else con.cursor()
-        self._con.execute("SET TimeZone = 'UTC'")
+        # database costs more than checking a thousand records, so callers may keep one,
+        # made by `small_batch_database` (whose settings are made once, for every cursor).
         self._memory_limit = memory_limit
+        if con is not None:
+            self._con = con.cursor()
+            return
+        self._con = duckdb.connect()
+        self._con.execute("SET TimeZone = 'UTC'")
         if memory_limit:
             self._con.execute("SET memory_limit = ?", [memory_limit])
         if spill_dir:
