@@ -26,6 +26,8 @@ from .inverse import Linear, linear
 BAD_COLUMNS = "__bad_columns"
 _SOURCE = "source"
 _NUMERIC = frozenset({"integer", "decimal", "money"})
+# A typed scalar: pyarrow looks for dateutil each time it converts a bare Python value.
+_NO_COLUMNS = pa.scalar("", pa.string())
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.IntDiv, exp.Neg, exp.Pow)
 
 
@@ -96,7 +98,7 @@ def apply_mapping(
 
     # Step 3: set aside the source rows holding a value of the wrong type
     # (BAD_COLUMNS lists the columns as "a,b," for such rows, and is empty otherwise).
-    bad = pc.not_equal(result[BAD_COLUMNS], "")
+    bad = pc.not_equal(result[BAD_COLUMNS], _NO_COLUMNS)
     rejected = raw.filter(bad) if raw.num_rows else raw
     rejected = rejected.append_column(BAD_COLUMNS, result[BAD_COLUMNS].filter(bad))
     return Mapped(table=result.drop_columns([BAD_COLUMNS]), rejected=rejected)
@@ -153,13 +155,14 @@ def _mapping_select(
     }
 
     # Step 2: cast to canonical types. A value that comes out NULL although every
-    # source column it reads has one did not parse: note the column for that row.
+    # source column it reads has one did not parse: note the column for that row. Each
+    # value is cast once, in a subquery, with whether its sources have values beside it.
     typed: list[exp.Expression] = [exp.column(ROW_COLUMN, quoted=True)]
+    given: list[exp.Expression] = []
     failures: list[exp.Expression] = []
     for name, value in mapped.items():
         target = exp.DataType.build(SQL_TYPES[entity.columns[name]], dialect="duckdb")
-        cast = exp.TryCast(this=value, to=target)
-        typed.append(cast.as_(name, quoted=True))
+        typed.append(exp.TryCast(this=value, to=target).as_(name, quoted=True))
         sources = [
             exp.column(c, quoted=True)
             for c in dict.fromkeys(c.name for c in columns[name].find_all(exp.Column))
@@ -168,13 +171,25 @@ def _mapping_select(
             present = exp.and_(
                 *(exp.Not(this=exp.Is(this=s, expression=exp.null())) for s in sources)
             )
-            failed = exp.and_(present, exp.Is(this=cast.copy(), expression=exp.null()))
+            given.append(present.as_(_given(name), quoted=True))
+            failed = exp.and_(
+                exp.column(_given(name), quoted=True),
+                exp.Is(this=exp.column(name, quoted=True), expression=exp.null()),
+            )
             flag = exp.If(this=failed, true=exp.Literal.string(f"{name},"))
             failures.append(exp.Coalesce(this=flag, expressions=[exp.Literal.string("")]))
     flags = exp.Concat(expressions=failures, safe=True) if failures else exp.Literal.string("")
-    typed.append(flags.as_(BAD_COLUMNS))
-    select = exp.select(*typed).from_(exp.to_table(_SOURCE))
+    inner = exp.select(*typed, *given).from_(exp.to_table(_SOURCE))
+    select = exp.select(
+        *(exp.column(projection.alias_or_name, quoted=True) for projection in typed),
+        flags.as_(BAD_COLUMNS),
+    ).from_(inner.subquery("typed", copy=False), copy=False)
     return select.sql(dialect="duckdb"), typed
+
+
+def _given(name: str) -> str:
+    """The column saying every source column `name` reads has a value."""
+    return f"{name}__given"
 
 
 def _check_mapping(
@@ -260,7 +275,7 @@ def _failed_column(
 ) -> str | None:
     """Which mapped column DuckDB refused, tried one at a time; None if each works alone."""
     text = {c for c in data_columns(raw) if c not in types and _is_text(raw.schema.field(c).type)}
-    for projection in typed[1:-1]:
+    for projection in typed[1:]:  # after the row number
         query = exp.select(projection).from_(exp.to_table(_SOURCE)).limit(0)
         try:
             con.sql(query.sql(dialect="duckdb"))
