@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from tallyclerk.errors import RuleError
+
 from .compare import differs, mapped
 from .findings import (
     BODY_COLUMNS,
@@ -31,6 +33,7 @@ _PRESENT = "present"
 def match_sql(rule: MatchRule, ctx: CompileContext) -> exp.Select:
     """Duplicate keys, missing records and drifted fields between the rule's two systems."""
     _require_columns(rule, ctx)
+    _refuse_own_names(rule)
     forms = _key_forms(rule, ctx)
     owner = _involved(rule, ctx.owner(rule.entity))
 
@@ -66,6 +69,24 @@ def _require_columns(rule: MatchRule, ctx: CompileContext) -> None:
             ctx.require(ref, [compare.name], where=where(rule.id, f"fields[{position}].name"))
         if rule.money_field:
             ctx.require(ref, [rule.money_field], where=where(rule.id, "money_field"))
+
+
+def _refuse_own_names(rule: MatchRule) -> None:
+    """A column may not share a name the query gives a column of its own, which would be
+    read in its place."""
+    own = {_PRESENT, _ROWS, *(_present(system) for system in rule.systems)}
+    own |= {_joined(column) for column in rule.key}
+    own |= {_paired(system, column) for system in rule.systems for column in _compared(rule)}
+    named = [("key", column) for column in rule.key]
+    named += [(f"fields[{n}].name", compare.name) for n, compare in enumerate(rule.fields)]
+    if rule.money_field:
+        named.append(("money_field", rule.money_field))
+    for at, column in named:
+        if column in own:
+            raise RuleError(
+                f"{where(rule.id, at)}: {column!r} is a name the match query gives a column of "
+                "its own; map the column under another name in the source mappings."
+            )
 
 
 def _key_forms(rule: MatchRule, ctx: CompileContext) -> dict[str, KeyForm]:

@@ -40,12 +40,8 @@ def small_batch_database() -> duckdb.DuckDBPyConnection:
     once here, not per query. Each query runs on one thread; the server runs calls side by
     side instead, and a small query spends longer handing work between threads than doing it.
     """
-    con = duckdb.connect(
-        config={
-            "threads": 1,
-            "preserve_insertion_order": False,
-            "disabled_optimizers": ",".join(_SMALL_BATCH_SKIPS),
-        }
-    )
-    con.execute("SET TimeZone = 'UTC'")
+    con = duckdb.connect(config={"threads": 1, "disabled_optimizers": ",".join(_SMALL_BATCH_SKIPS)})
+    # GLOBAL: a cursor is a session of its own, which a plain SET would leave in the host's
+    # time zone, reading timestamps written without an offset as local time.
+    con.execute("SET GLOBAL TimeZone = 'UTC'")
     return con

@@ -441,3 +441,25 @@ def test_a_key_compared_as_it_is_joins_by_its_own_column():
     assert joins == [
         'FULL OUTER JOIN "wms_rows" ON "erp_rows"."item_id__joined" = "wms_rows"."item_id__joined"'
     ]
+
+
+@pytest.mark.parametrize(
+    ("column", "key", "at"),
+    [
+        ("present", ["item_id"], "fields[0].name"),
+        ("item_id__joined", ["item_id"], "fields[0].name"),
+        ("in_wms", ["item_id"], "fields[0].name"),
+        ("present", ["present"], "key"),
+    ],
+)
+def test_a_column_named_like_one_of_the_querys_own_is_refused(column, key, at):
+    tables = {
+        ref: pl.DataFrame({"item_id": ["1"], column: ["a"]}) for ref in ("erp.item", "wms.item")
+    }
+    rule = _match({"name": column}, key=key) if at != "key" else _match(key=key)
+    with pytest.raises(RuleError) as raised:
+        compile_rule(parse_rule(rule), build_context(tables))
+    assert str(raised.value) == (
+        f"rule 'sync' {at}: {column!r} is a name the match query gives a column of its own; "
+        "map the column under another name in the source mappings."
+    )
