@@ -160,11 +160,10 @@ def _side_sql(
     so a key with a NULL part repeated there leaves this system's record in.
     """
     joined = _comparable(rule, ctx, forms, "own")
-    # A key compared as it is joins by its own column; only a made-comparable one is copied.
     comparable = [
-        value.as_(_joined(column), quoted=True)
+        value.as_(_joined_by(column, forms), quoted=True)
         for value, column in zip(joined, rule.key, strict=True)
-        if not forms[column].as_is
+        if _joined_by(column, forms) != column
     ]
     query = exp.select(
         *(col(column, "own") for column in [*rule.key, *_compared(rule)]),
@@ -213,7 +212,7 @@ def _paired_sql(rule: MatchRule, owner: str | None, forms: dict[str, KeyForm]) -
     on = exp.and_(
         *(
             exp.EQ(this=col(joins, first), expression=col(joins, second))
-            for joins in (column if forms[column].as_is else _joined(column) for column in rule.key)
+            for joins in (_joined_by(column, forms) for column in rule.key)
         )
     )
     return (
@@ -356,6 +355,12 @@ def _paired(system: str, column: str) -> str:
 
 def _joined(column: str) -> str:
     return f"{column}__joined"
+
+
+def _joined_by(column: str, forms: dict[str, KeyForm]) -> str:
+    """The column a key part joins by: its own when compared as it is, else its comparable
+    copy, so each side carries no copy of a key it need not change."""
+    return column if forms[column].as_is else _joined(column)
 
 
 def _present(system: str) -> str:
