@@ -7,8 +7,9 @@ Values that do not cast to the canonical type are set aside, never dropped.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import duckdb
@@ -26,8 +27,6 @@ from .inverse import Linear, linear
 BAD_COLUMNS = "__bad_columns"
 _SOURCE = "source"
 _NUMERIC = frozenset({"integer", "decimal", "money"})
-# A typed scalar: pyarrow looks for dateutil each time it converts a bare Python value.
-_NO_COLUMNS = pa.scalar("", pa.string())
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.IntDiv, exp.Neg, exp.Pow)
 
 
@@ -73,7 +72,7 @@ def apply_mapping(
     onto a numeric canonical column).
     """
     value_maps, types = value_maps or {}, types or {}
-    sql = _checked_sql(raw, entity, columns, value_maps, types, number_format, where=where)
+    sql, reads = _checked_sql(raw, entity, columns, value_maps, types, number_format, where=where)
 
     owned = con is None
     con = duckdb.connect() if con is None else con.cursor()
@@ -96,17 +95,47 @@ def apply_mapping(
             con.unregister(_SOURCE)
         con.close()
 
-    # Step 3: set aside the source rows holding a value of the wrong type
-    # (BAD_COLUMNS lists the columns as "a,b," for such rows, and is empty otherwise).
-    bad = pc.not_equal(result[BAD_COLUMNS], _NO_COLUMNS)
-    rejected = raw.filter(bad) if raw.num_rows else raw
-    rejected = rejected.append_column(BAD_COLUMNS, result[BAD_COLUMNS].filter(bad))
-    return Mapped(table=result.drop_columns([BAD_COLUMNS]), rejected=rejected)
+    # Step 3: set aside the source rows holding a value of the wrong type: a value that
+    # came out NULL although every source column it reads has one did not parse.
+    failed = {
+        name: pc.and_(_every(pc.is_valid(raw[c]) for c in sources), pc.is_null(result[name]))
+        for name, sources in reads.items()
+    }
+    bad = _any(list(failed.values()))
+    if bad is None or not pc.any(bad).as_py():
+        rejected = raw.slice(0, 0).append_column(BAD_COLUMNS, pa.array([], pa.string()))
+        return Mapped(table=result, rejected=rejected)
+    # BAD_COLUMNS lists the columns that did not parse as "a,b," on each such row.
+    flags = [pc.if_else(mask.filter(bad), f"{name},", "") for name, mask in failed.items()]
+    rejected = raw.filter(bad).append_column(BAD_COLUMNS, pc.binary_join_element_wise(*flags, ""))
+    return Mapped(table=result, rejected=rejected)
+
+
+def _sources_by_column(
+    entity: Entity, columns: Mapping[str, exp.Expression]
+) -> dict[str, list[str]]:
+    """The source columns each mapped column reads, in canonical order; a column reading
+    none (a constant) cannot fail to parse."""
+    found = {}
+    for name in entity.columns:
+        if name in columns:
+            sources = list(dict.fromkeys(c.name for c in columns[name].find_all(exp.Column)))
+            if sources:
+                found[name] = sources
+    return found
+
+
+def _every(masks: Iterable[pa.ChunkedArray]) -> pa.ChunkedArray:
+    return functools.reduce(pc.and_, masks)
+
+
+def _any(masks: list[pa.ChunkedArray]) -> pa.ChunkedArray | None:
+    return functools.reduce(pc.or_, masks) if masks else None
 
 
 # Mapping queries by mapping and source layout: checking and building one takes longer than
 # running it on a thousand rows, and a caller mapping batch after batch maps the same layout.
-_SQL: dict[tuple, tuple[Mapping[str, exp.Expression], str]] = {}
+_SQL: dict[tuple, tuple[Mapping[str, exp.Expression], str, dict[str, list[str]]]] = {}
 _SQL_CACHE = 256
 
 
@@ -119,19 +148,21 @@ def _checked_sql(
     number_format: NumberFormat | None,
     *,
     where: str,
-) -> str:
-    """The mapping query for `raw`'s layout, once the mapping is checked against it."""
+) -> tuple[str, dict[str, list[str]]]:
+    """The mapping query for `raw`'s layout, once the mapping is checked against it, and
+    the source columns each mapped column reads (see `_sources_by_column`)."""
     layout = tuple((f.name, str(f.type)) for f in raw.schema)
     key = (id(columns), entity.name, layout, repr(value_maps), repr(types), number_format)
     cached = _SQL.get(key)
     if cached is not None and cached[0] is columns:
-        return cached[1]
+        return cached[1], cached[2]
     _check_mapping(raw, entity, columns, value_maps, types, where=where)
     sql = _mapping_select(raw, entity, columns, value_maps, types, number_format)[0]
+    reads = _sources_by_column(entity, columns)
     if len(_SQL) >= _SQL_CACHE:
         _SQL.clear()
-    _SQL[key] = (columns, sql)
-    return sql
+    _SQL[key] = (columns, sql, reads)
+    return sql, reads
 
 
 def _mapping_select(
@@ -154,42 +185,13 @@ def _mapping_select(
         if name in columns
     }
 
-    # Step 2: cast to canonical types. A value that comes out NULL although every
-    # source column it reads has one did not parse: note the column for that row. Each
-    # value is cast once, in a subquery, with whether its sources have values beside it.
+    # Step 2: cast to canonical types; a value that does not cast comes out NULL.
     typed: list[exp.Expression] = [exp.column(ROW_COLUMN, quoted=True)]
-    given: list[exp.Expression] = []
-    failures: list[exp.Expression] = []
     for name, value in mapped.items():
         target = exp.DataType.build(SQL_TYPES[entity.columns[name]], dialect="duckdb")
         typed.append(exp.TryCast(this=value, to=target).as_(name, quoted=True))
-        sources = [
-            exp.column(c, quoted=True)
-            for c in dict.fromkeys(c.name for c in columns[name].find_all(exp.Column))
-        ]
-        if sources:
-            present = exp.and_(
-                *(exp.Not(this=exp.Is(this=s, expression=exp.null())) for s in sources)
-            )
-            given.append(present.as_(_given(name), quoted=True))
-            failed = exp.and_(
-                exp.column(_given(name), quoted=True),
-                exp.Is(this=exp.column(name, quoted=True), expression=exp.null()),
-            )
-            flag = exp.If(this=failed, true=exp.Literal.string(f"{name},"))
-            failures.append(exp.Coalesce(this=flag, expressions=[exp.Literal.string("")]))
-    flags = exp.Concat(expressions=failures, safe=True) if failures else exp.Literal.string("")
-    inner = exp.select(*typed, *given).from_(exp.to_table(_SOURCE))
-    select = exp.select(
-        *(exp.column(projection.alias_or_name, quoted=True) for projection in typed),
-        flags.as_(BAD_COLUMNS),
-    ).from_(inner.subquery("typed", copy=False), copy=False)
+    select = exp.select(*typed).from_(exp.to_table(_SOURCE))
     return select.sql(dialect="duckdb"), typed
-
-
-def _given(name: str) -> str:
-    """The column saying every source column `name` reads has a value."""
-    return f"{name}__given"
 
 
 def _check_mapping(
