@@ -100,6 +100,7 @@ def apply_mapping(
     failed = {
         name: pc.and_(_every(pc.is_valid(raw[c]) for c in sources), pc.is_null(result[name]))
         for name, sources in reads.items()
+        if result[name].null_count
     }
     bad = _any(list(failed.values()))
     if bad is None or not pc.any(bad).as_py():

@@ -13,7 +13,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from fastapi import Request, Response
+from fastapi import Response
 
 from engine.lifecycle import RUN_FINDINGS_SCHEMA
 
@@ -28,9 +28,9 @@ PARQUET_ALIASES = ("application/x-parquet", "application/parquet")
 RECORD_TYPES = (JSON, CSV, ARROW_STREAM, ARROW_FILE)
 
 
-async def posted_table(request: Request, *, limit: int, noun: str) -> pa.Table:
+def posted_table(body: bytes, content_type: str | None, *, limit: int, noun: str) -> pa.Table:
     """The records of a POST body; none, or more than `limit`, are refused."""
-    table = records_table(await request.body(), request.headers.get("content-type"))
+    table = records_table(body, content_type)
     if table.num_rows > limit:
         raise ApiProblem(
             413,

@@ -69,19 +69,17 @@ async def post_events(
     judge that history as a run would, and the answer lists the findings that are new. The
     next run of the events' period reports them with its own."""
     tenants = request.app.state.tenants
+    body = await request.body()
 
-    def plan() -> tuple:
+    def check() -> dict:
+        # The query is checked before the body is read, so a wrong entity is said as such.
         workspace = tenants.workspace(who.tenant)
         found_system, index = source_of(workspace, system, entity)
         ref = f"{found_system}.{entity}"
-        return workspace, found_system, index, ref, sequence_rules(workspace, ref)
+        rules = sequence_rules(workspace, ref)
+        limit = request.app.state.settings.max_events
+        raw = posted_table(body, request.headers.get("content-type"), limit=limit, noun="events")
 
-    # The query is checked before the body is read, so a wrong entity is said as such.
-    workspace, found_system, index, ref, rules = await run_in_threadpool(plan)
-    limit = request.app.state.settings.max_events
-    raw = await posted_table(request, limit=limit, noun="events")
-
-    def check() -> dict:
         snapshot = map_records(
             workspace,
             raw,

@@ -83,19 +83,16 @@ async def validate(
     rule of the workspace reading the entity of that system. Other tables a rule reads
     (master data) come from the tenant's latest finished run."""
     tenants = request.app.state.tenants
+    body = await request.body()
 
-    def plan() -> tuple:
+    def check() -> dict:
+        # The query is checked before the body is read, so a wrong entity is said as such.
         workspace = tenants.workspace(who.tenant)
         found_system, index = source_of(workspace, system, entity)
         rules = select_rules(workspace, f"{found_system}.{entity}", rule or [], pack or [])
-        return workspace, found_system, index, rules
+        limit = request.app.state.settings.max_records
+        raw = posted_table(body, request.headers.get("content-type"), limit=limit, noun="records")
 
-    # The query is checked before the body is read, so a wrong entity is said as such.
-    workspace, found_system, index, rules = await run_in_threadpool(plan)
-    limit = request.app.state.settings.max_records
-    raw = await posted_table(request, limit=limit, noun="records")
-
-    def check() -> dict:
         latest: list = []
 
         def references(other: str) -> pa.Table | None:
