@@ -84,7 +84,7 @@ def start_run(
     responses=problems(401, 403, 404, 429),
 )
 def list_runs(request: Request, who: Annotated[Caller, Depends(caller("view"))]) -> dict:
-    jobs = request.app.state.jobs.of_tenant(who.tenant.tenant_id)
+    jobs = request.app.state.jobs.of_tenant(who.tenant)
     by_run = {job.run_id: job for job in jobs if job.run_id}
     listed = [_job_state(job) for job in jobs if job.run_id is None]
     for row in reversed(_catalog_runs(who)):
@@ -101,12 +101,12 @@ def list_runs(request: Request, who: Annotated[Caller, Depends(caller("view"))])
 )
 def get_run(run_id: str, request: Request, who: Annotated[Caller, Depends(caller("view"))]) -> dict:
     """`run_id` is the id `POST /v1/runs` answered, or a run id such as 2026-11.001."""
-    job = request.app.state.jobs.get(who.tenant.tenant_id, run_id)
+    job = request.app.state.jobs.get(who.tenant, run_id)
     if job is not None:
         return _job_state(job)
     for row in _catalog_runs(who):
         if row["run_id"] == run_id:
-            found = request.app.state.jobs.by_run(who.tenant.tenant_id, run_id)
+            found = request.app.state.jobs.by_run(who.tenant, run_id)
             state = _job_state(found) if found else _finished_state(row)
             return state | {"files": _files_state(who, run_id)}
     raise not_found(f"run {run_id!r}")
@@ -228,7 +228,7 @@ def run_report(
 
 def _run_folder(request: Request, who: Caller, run_id: str) -> Path:
     """The folder of a finished run of the caller's tenant, by job id or run id."""
-    job = request.app.state.jobs.get(who.tenant.tenant_id, run_id)
+    job = request.app.state.jobs.get(who.tenant, run_id)
     if job is not None and job.run_id is None:
         raise ApiProblem(
             409, f"run {run_id} is {job.state}; its findings and report exist once it finished."

@@ -8,6 +8,11 @@ import time
 
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from fastapi.testclient import TestClient
+
+from api.app import Settings, create_app
+from api.jobs import INTERRUPTED, Job, save_job
+from api.tenants import Tenant
 
 ITEMS = "/v1/batches/2026-11.001/wms:item"
 
@@ -294,3 +299,32 @@ def test_a_body_that_is_not_json_is_a_bad_request(served):
         response = served.client.post(path, headers=headers, content=b'{"period": ')
         assert response.status_code == 400, response.text
         assert response.json()["detail"] == "the body is not valid JSON."
+
+
+def test_a_job_outlives_the_server_and_one_cut_off_says_it_was_interrupted(served):
+    headers = served.as_("acme", "preparer")
+    done = served.client.post("/v1/runs", headers=headers, json={"period": "2026-11"}).json()
+    assert _wait(served, done["id"], headers)["state"] == "finished"
+    # A job the server had queued when it stopped is in the catalog, and in no server's memory.
+    cut_off = Job(
+        "0123456789abcdef", "acme", "2026-12", False, "key:x", "2026-12-04T10:00:00+00:00"
+    )
+    save_job(Tenant("acme", served.root / "acme"), cut_off)
+
+    restarted = TestClient(create_app(Settings(workspaces=served.root)))
+    finished = restarted.get(f"/v1/runs/{done['id']}", headers=headers).json()
+    assert (finished["state"], finished["run_id"], finished["findings"]) == (
+        "finished",
+        "2026-11.002",
+        20,
+    )
+    interrupted = restarted.get("/v1/runs/0123456789abcdef", headers=headers).json()
+    assert (interrupted["state"], interrupted["error"]) == ("failed", INTERRUPTED)
+    listed = restarted.get("/v1/runs", headers=headers).json()["runs"]
+    assert [(run["id"], run["run_id"]) for run in listed] == [
+        ("0123456789abcdef", None),
+        (done["id"], "2026-11.002"),
+        ("2026-11.001", "2026-11.001"),
+    ]
+    other = restarted.get("/v1/runs/0123456789abcdef", headers=served.as_("globex", "viewer"))
+    assert other.status_code == 404
