@@ -27,3 +27,22 @@ def test_a_cursor_on_another_thread_reads_times_as_utc_on_a_host_in_new_york():
         [sys.executable, "-c", _PROBE], capture_output=True, text=True, env=env, check=True
     )
     assert done.stdout.split("\n")[0] == "UTC 2026-11-30 23:30:00+00"
+
+
+def test_a_kept_statement_reads_what_each_cursor_has_registered_when_it_runs():
+    import pyarrow as pa
+
+    from tallyclerk.duckdb_answers import small_answer, small_batch_database
+
+    database = small_batch_database()
+    sql = "SELECT sum(n) AS total FROM records"
+    answers = []
+    for values in ([1, 2], [10, 20, 30], []):
+        con = database.cursor()
+        con.register("records", pa.table({"n": pa.array(values, pa.int64())}))
+        answers.append(small_answer(con, sql).column("total").to_pylist())
+        con.close()
+    assert answers == [[3], [60], [None]]
+    # Several statements are run as they are, not kept.
+    con = database.cursor()
+    assert small_answer(con, "SELECT 1 AS a; SELECT 2 AS b").to_pydict() == {"b": [2]}
