@@ -177,26 +177,28 @@ def purge(
     ] = False,
     user: AsUser = None,
 ) -> None:
-    """Delete the run folders and snapshots the workspace's retention policy lets go.
+    """Delete the run folders, snapshots and events the workspace's retention policy lets go.
 
     The findings history, batches and the audit trail stay in the catalog; the purge itself
     is an audit entry. Needs an admin (--as, or $TALLYCLERK_USER), except with --dry-run.
     """
     loaded, catalog = open_workspace(workspace)
     policy = loaded.config.retention
-    if policy.runs is None and policy.snapshots is None:
+    if policy.runs is None and policy.snapshots is None and policy.events is None:
         raise ConfigError(
-            f"{workspace}: no retention policy; set `retention: {{runs: 400d, snapshots: 90d}}` "
-            f"in {WORKSPACE_FILE} to say how long runs and snapshots are kept."
+            f"{workspace}: no retention policy; set `retention: {{runs: 400d, snapshots: 90d, "
+            f"events: 400d}}` in {WORKSPACE_FILE} to say how long runs, snapshots and posted "
+            "events are kept."
         )
     runs_dir = runs_folder(workspace)
     now = datetime.now(UTC)
     with catalog:
         if dry_run:
-            removals = retention.plan(catalog, policy, runs_dir, now.date())
+            done = retention.plan(catalog, policy, runs_dir, now.date())
         else:
             who = acting(catalog, loaded, user, "purge")
-            removals = retention.purge(catalog, policy, runs_dir, user=who, now=now)
+            done = retention.purge(catalog, policy, runs_dir, user=who, now=now)
+    removals = done.removals
     table = Table("run", "run day", "what", "size", "path")
     for removal in removals:
         table.add_row(
@@ -212,9 +214,12 @@ def purge(
     runs = len({r.run_id for r in removals if r.what == "run"})
     snapshots = len({r.run_id for r in removals if r.what == "snapshots"})
     verb = "Would delete" if dry_run else "Deleted"
+    events = ""
+    if done.events_before is not None:
+        events = f", and {plural(done.events, 'event')} received before {done.events_before}"
     out.print(
         f"{verb} {plural(runs, 'run folder')} and the snapshots of {plural(snapshots, 'run')} "
-        f"({total}); the findings history and the audit trail are kept.",
+        f"({total}){events}; the findings history and the audit trail are kept.",
         highlight=False,
     )
 

@@ -34,6 +34,7 @@ from .config import LoadedWorkspace, parse_period
 from .findings import FINDINGS_SCHEMA, empty_findings, to_findings
 from .records import compiled_sql
 
+# `retention.events` deletes the events received before its age (see engine.retention).
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS event_log (
         ref TEXT NOT NULL,
@@ -99,7 +100,7 @@ def check_events(
     group_columns = _group_columns(rules)
     moment = now or datetime.now(UTC)
     _check_times(events, rules, moment)
-    received = moment.isoformat(timespec="seconds")
+    received = moment.astimezone(UTC).isoformat(timespec="seconds")
     rows = events.to_pylist()
     groups = sorted({_key_text(row, group_columns) for row in rows})
 

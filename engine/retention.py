@@ -1,7 +1,9 @@
-"""Retention: how long a workspace keeps its run folders and their snapshots.
+"""Retention: how long a workspace keeps its run folders, their snapshots, and the history
+of events posted to it.
 
 Snapshots are the bulk of a run folder and are only needed to read a run again, so
 they may go earlier (`snapshots`) than the run's findings, actions and reports (`runs`).
+Events posted through the API are kept per key to judge the next one (`events`).
 The catalog keeps everything else for good: the findings history, batches, decisions
 and the audit trail, so lifecycle, SLA figures and the trail outlive the folders.
 The newest `keep_last` runs are never purged, since the next run reads its snapshots
@@ -12,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sqlite3
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -36,9 +39,10 @@ class RetentionConfig(BaseModel):
 
     runs: str | int | None = None
     snapshots: str | int | None = None
+    events: str | int | None = None
     keep_last: int = Field(default=3, ge=1)
 
-    @field_validator("runs", "snapshots")
+    @field_validator("runs", "snapshots", "events")
     @classmethod
     def _age(cls, value: str | int | None) -> str | int | None:
         if value is not None and parse_target(value, what="retention age", hint=_AGE_HELP).business:
@@ -61,10 +65,21 @@ class Removal:
     run_date: date
 
 
-def plan(catalog: Catalog, policy: RetentionConfig, runs_dir: Path, today: date) -> list[Removal]:
+@dataclass(frozen=True)
+class Purge:
+    """What a purge deletes: folders, and the events received before a day."""
+
+    removals: list[Removal]
+    events: int = 0
+    events_before: date | None = None
+
+
+def plan(catalog: Catalog, policy: RetentionConfig, runs_dir: Path, today: date) -> Purge:
     """What the policy deletes today, oldest run first."""
     with catalog.read() as con:
         recorded = con.execute("SELECT run_id, run_date FROM runs ORDER BY seq").fetchall()
+        before = _events_before(policy, today)
+        events = 0 if before is None else old_events(con, _midnight(before))
     dated = [(row["run_id"], date.fromisoformat(row["run_date"])) for row in recorded]
     candidates = dated[: max(0, len(dated) - policy.keep_last)]
     run_days, snapshot_days = policy.days("runs"), policy.days("snapshots")
@@ -82,7 +97,7 @@ def plan(catalog: Catalog, policy: RetentionConfig, runs_dir: Path, today: date)
                 if (folder / name).is_dir():
                     path = folder / name
                     removals.append(Removal(run_id, "snapshots", path, _size(path), run_date))
-    return removals
+    return Purge(removals, events, before)
 
 
 def purge(
@@ -92,13 +107,18 @@ def purge(
     *,
     user: str,
     now: datetime,
-) -> list[Removal]:
+) -> Purge:
     """Delete what the policy says may go, and record it in the audit trail."""
     today = now.date()
-    removals = plan(catalog, policy, runs_dir, today)
+    planned = plan(catalog, policy, runs_dir, today)
+    removals = planned.removals
     with catalog.write() as con:
         # The entry is written before anything is deleted: a crash leaves folders that the
-        # trail says were purged, never purged folders the trail does not mention.
+        # trail says were purged, never purged folders the trail does not mention. Events
+        # go in the same transaction as the entry.
+        events = 0
+        if planned.events_before is not None:
+            events = old_events(con, _midnight(planned.events_before), forget=True)
         audit.append(
             catalog,
             con,
@@ -109,6 +129,7 @@ def purge(
                 "runs": sorted({r.run_id for r in removals if r.what == "run"}),
                 "snapshots": sorted({r.run_id for r in removals if r.what == "snapshots"}),
                 "bytes": sum(r.bytes for r in removals),
+                "events": events,
                 "policy": policy.model_dump(),
                 "as_of": today.isoformat(),
             },
@@ -117,7 +138,35 @@ def purge(
     for removal in removals:
         shutil.rmtree(removal.path, ignore_errors=True)
         log.info("purged %s of run %s (%d bytes)", removal.what, removal.run_id, removal.bytes)
-    return removals
+    if events:
+        log.info("forgot %d events received before %s", events, planned.events_before)
+    return Purge(removals, events, planned.events_before)
+
+
+def _events_before(policy: RetentionConfig, today: date) -> date | None:
+    """The first day whose events are kept: those older than the `events` age go."""
+    days = policy.days("events")
+    return None if days is None else today - timedelta(days=days)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def old_events(con: sqlite3.Connection, before: datetime, *, forget: bool = False) -> int:
+    """How many events of the history were received before `before`; with `forget`, they are
+    deleted. A key whose events are all forgotten is judged again from the latest run's
+    snapshot; the findings events raised stay, as every finding's history does."""
+    exists = con.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event_log'"
+    ).fetchone()
+    if exists is None:
+        return 0
+    # Times are written in UTC to the second, so their text sorts as the times do.
+    cutoff = (before.astimezone(UTC).isoformat(timespec="seconds"),)
+    if forget:
+        return con.execute("DELETE FROM event_log WHERE received_at < ?", cutoff).rowcount
+    return con.execute("SELECT count(*) FROM event_log WHERE received_at < ?", cutoff).fetchone()[0]
 
 
 def _size(path: Path) -> int:

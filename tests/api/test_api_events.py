@@ -4,7 +4,7 @@ run's events and those posted since), and reported again by the next run of thei
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -122,3 +122,41 @@ def test_events_without_a_usable_time_are_refused_naming_the_record(served):
         if "event_log" in tables:
             kept = db.execute("SELECT count(*) FROM event_log WHERE group_key LIKE '%42'")
             assert kept.fetchone()[0] == 0
+
+
+def test_retention_forgets_events_past_their_age_and_the_purge_is_audited(served, monkeypatch):
+    import yaml
+    from typer.testing import CliRunner
+
+    import api.ops_cli
+    from api.cli import app
+    from engine import audit
+    from engine.catalog import Catalog
+
+    headers = served.as_("acme", "preparer")
+    posted = [_event("SH-OLD-1", 1, "TENDERED", "2026-11-10T08:00:00Z")]
+    assert served.client.post(EVENTS, headers=headers, json=posted).status_code == 200
+    folder = served.root / "acme"
+    config = yaml.safe_load((folder / "tallyclerk.yaml").read_text())
+    config["retention"] = {"events": "30d"}
+    (folder / "tallyclerk.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz=None) -> datetime:
+            return datetime.now(UTC).replace(microsecond=0) + timedelta(days=45)
+
+    monkeypatch.setattr(api.ops_cli, "datetime", Later)
+    cli = CliRunner()
+    dry = cli.invoke(app, ["purge", str(folder), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    before = (Later.now() - timedelta(days=30)).date()
+    assert f"and 1 event received before {before}" in " ".join(dry.output.split())
+
+    done = cli.invoke(app, ["purge", str(folder), "--as", "ada"])
+    assert done.exit_code == 0, done.output
+    with Catalog(folder) as catalog:
+        with catalog.read() as con:
+            assert con.execute("SELECT count(*) FROM event_log").fetchone()[0] == 0
+        (entry,) = audit.entries(catalog, subject="retention")
+        assert entry.detail["events"] == 1

@@ -78,7 +78,7 @@ def test_a_purge_deletes_what_the_policy_lets_go_and_is_audited(four_runs, monke
         assert history == 20
         # Nothing is left to purge today; the next purge changes nothing.
         policy = load_workspace(folder).config.retention
-        assert retention.plan(catalog, policy, runs, date(2026, 12, 5)) == []
+        assert retention.plan(catalog, policy, runs, date(2026, 12, 5)).removals == []
 
     # The next run still compares with the newest one.
     fifth = run(folder, 6)
@@ -92,8 +92,9 @@ def test_purge_without_a_policy_says_how_to_set_one(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["purge", str(folder), "--dry-run"])
 
     assert isinstance(result.exception, ConfigError)
-    assert "no retention policy; set `retention: {runs: 400d, snapshots: 90d}`" in " ".join(
-        str(result.exception).split()
+    assert (
+        "no retention policy; set `retention: {runs: 400d, snapshots: 90d, events: 400d}`"
+        in " ".join(str(result.exception).split())
     )
 
 
