@@ -28,9 +28,12 @@ PARQUET_ALIASES = ("application/x-parquet", "application/parquet")
 RECORD_TYPES = (JSON, CSV, ARROW_STREAM, ARROW_FILE)
 
 
-def posted_table(body: bytes, content_type: str | None, *, limit: int, noun: str) -> pa.Table:
-    """The records of a POST body; none, or more than `limit`, are refused."""
-    table = records_table(body, content_type)
+def posted_table(
+    body: bytes, content_type: str | None, *, limit: int, noun: str, max_bytes: int
+) -> pa.Table:
+    """The records of a POST body; none, or more than `limit`, are refused, as is an Arrow
+    body holding more than `max_bytes` once decompressed."""
+    table = records_table(body, content_type, max_bytes=max_bytes)
     if table.num_rows > limit:
         raise ApiProblem(
             413,
@@ -41,15 +44,18 @@ def posted_table(body: bytes, content_type: str | None, *, limit: int, noun: str
     return table
 
 
-def records_table(body: bytes, content_type: str | None) -> pa.Table:
-    """The posted records as an Arrow table; JSON and CSV values arrive as text, as in a file."""
+def records_table(
+    body: bytes, content_type: str | None, *, max_bytes: int | None = None
+) -> pa.Table:
+    """The posted records as an Arrow table; JSON and CSV values arrive as text, as in a file.
+    An Arrow body may be compressed: past `max_bytes` of values it is refused."""
     media = (content_type or "").split(";")[0].strip().lower()
     if media == JSON or media.endswith("+json"):
         return _json_records(body)
     if media == CSV:
         return _csv_records(body)
     if media in (ARROW_STREAM, ARROW_FILE):
-        return _arrow_records(body, stream=media == ARROW_STREAM)
+        return _arrow_records(body, stream=media == ARROW_STREAM, max_bytes=max_bytes)
     raise ApiProblem(
         415,
         f"records cannot be sent as {media or 'a body without Content-Type'}; send "
@@ -162,13 +168,47 @@ def _csv_records(body: bytes) -> pa.Table:
         raise ApiProblem(422, f"the CSV body is malformed: {exc}.") from None
 
 
-def _arrow_records(body: bytes, *, stream: bool) -> pa.Table:
+def _arrow_records(body: bytes, *, stream: bool, max_bytes: int | None) -> pa.Table:
+    kind = "stream" if stream else "file"
     try:
         reader = pa.ipc.open_stream(body) if stream else pa.ipc.open_file(body)
-        return reader.read_all()
+        _check_arrow_columns(reader.schema)
+        batches = (
+            reader if stream else (reader.get_batch(n) for n in range(reader.num_record_batches))
+        )
+        read, size = [], 0
+        for batch in batches:
+            # Batches are decompressed one at a time, so a small body cannot fill the memory.
+            size += batch.nbytes
+            if max_bytes is not None and size > max_bytes:
+                raise ApiProblem(
+                    413,
+                    f"the Arrow {kind} holds over {max_bytes:,} bytes of values once "
+                    "decompressed, this server's limit; send fewer records per request.",
+                )
+            read.append(batch)
+        return pa.Table.from_batches(read, schema=reader.schema)
     except (pa.ArrowInvalid, OSError) as exc:
-        kind = "stream" if stream else "file"
         raise ApiProblem(422, f"the body is not an Arrow IPC {kind}: {exc}.") from None
+
+
+def _check_arrow_columns(schema: pa.Schema) -> None:
+    """Refuse a column named twice, nested values, and types the checks cannot read."""
+    seen: set[str] = set()
+    for field in schema:
+        if field.name in seen:
+            raise ApiProblem(422, f"the Arrow body names the column {field.name!r} twice.")
+        seen.add(field.name)
+        if pa.types.is_nested(field.type):
+            raise ApiProblem(
+                422, f"{field.name} holds nested values ({field.type}); send plain values."
+            )
+        if pa.types.is_float16(field.type) or pa.types.is_decimal256(field.type):
+            raise ApiProblem(
+                422,
+                f"{field.name} is {field.type}, which cannot be read; send it as text, a "
+                "32- or 64-bit float, or a decimal of at most 38 digits.",
+            )
 
 
 def jsonable(value: object) -> object:

@@ -72,13 +72,19 @@ async def post_events(
     body = await request.body()
 
     def check() -> dict:
-        # The query is checked before the body is read, so a wrong entity is said as such.
+        # The query is checked before the body is parsed, so a wrong entity is said as such.
         workspace = tenants.workspace(who.tenant)
         found_system, index = source_of(workspace, system, entity)
         ref = f"{found_system}.{entity}"
         rules = sequence_rules(workspace, ref)
-        limit = request.app.state.settings.max_events
-        raw = posted_table(body, request.headers.get("content-type"), limit=limit, noun="events")
+        settings = request.app.state.settings
+        raw = posted_table(
+            body,
+            request.headers.get("content-type"),
+            limit=settings.max_events,
+            noun="events",
+            max_bytes=settings.max_body_bytes,
+        )
 
         snapshot = map_records(
             workspace,

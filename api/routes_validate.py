@@ -86,12 +86,18 @@ async def validate(
     body = await request.body()
 
     def check() -> dict:
-        # The query is checked before the body is read, so a wrong entity is said as such.
+        # The query is checked before the body is parsed, so a wrong entity is said as such.
         workspace = tenants.workspace(who.tenant)
         found_system, index = source_of(workspace, system, entity)
         rules = select_rules(workspace, f"{found_system}.{entity}", rule or [], pack or [])
-        limit = request.app.state.settings.max_records
-        raw = posted_table(body, request.headers.get("content-type"), limit=limit, noun="records")
+        settings = request.app.state.settings
+        raw = posted_table(
+            body,
+            request.headers.get("content-type"),
+            limit=settings.max_records,
+            noun="records",
+            max_bytes=settings.max_body_bytes,
+        )
 
         latest: list = []
 

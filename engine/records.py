@@ -123,18 +123,31 @@ def select_rules(
         if ref not in tables_read(rule.model_dump()):
             reads = ", ".join(tables_read(rule.model_dump()))
             raise ConfigError(f"rule {rule_id!r} does not read {ref}; it reads {reads}.")
+        if rule.kind in _ON_RECORDS and not _judges(rule, ref):
+            # Records posted as the master data a rule refers to are a batch, not the whole
+            # of it: every row of the table the rule judges would refer to what they lack.
+            raise ConfigError(
+                f"rule {rule_id!r} checks {rule.table} and reads {ref} only as the data it "
+                f"refers to; post records of {rule.table} to check them with it."
+            )
         chosen[rule_id] = rule
     for pack in packs:
         if pack not in PACKS:
             raise ConfigError(f"unknown pack {pack!r}; the built-in packs are: {', '.join(PACKS)}.")
         for rule in _pack_rules(workspace, pack):
-            if rule.kind in _ON_RECORDS and ref in tables_read(rule.model_dump()):
+            if _judges(rule, ref):
                 chosen.setdefault(rule.id, rule)
     if not rule_ids and not packs:
         for rule in workspace.rules:
-            if rule.kind in _ON_RECORDS and ref in tables_read(rule.model_dump()):
+            if _judges(rule, ref):
                 chosen[rule.id] = rule
     return list(chosen.values())
+
+
+def _judges(rule: AnyRule, ref: str) -> bool:
+    """Whether `rule` judges records of `ref` on their own (see `_ON_RECORDS`), rather than
+    comparing systems or only referring to `ref`."""
+    return rule.kind in _ON_RECORDS and getattr(rule, "table", None) == ref
 
 
 def check_records(

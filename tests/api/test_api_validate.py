@@ -221,3 +221,68 @@ def test_json_that_python_reads_but_arrow_cannot_hold_is_refused(body, status, d
     with pytest.raises(ApiProblem) as raised:
         records_table(body, "application/json")
     assert (raised.value.status, detail in raised.value.detail) == (status, True)
+
+
+def test_master_data_posted_alone_is_not_the_master_every_stored_row_refers_to(served):
+    item = {"SKU": "373", "DESCRIPTION": "Industrial Oak Tool Cabinet", "WEIGHT_LB": "49.03"}
+    item["UOM"] = "EA"
+    path = "/v1/validate?entity=item&system=wms&period=2026-11"
+    answer = _post(served, json.dumps([item]).encode(), "application/json", path=path)
+    assert answer.status_code == 200, answer.text
+    # The sample's rules on WMS items compare them with the ERP (named only) or refer to them
+    # from shipment lines and stock: none judges items on their own.
+    assert (answer.json()["rules"], answer.json()["findings"]) == ([], [])
+
+    named = _post(
+        served,
+        json.dumps([item]).encode(),
+        "application/json",
+        path=path + "&rule=stock-item-known",
+    )
+    assert named.status_code == 422
+    assert named.json()["detail"] == (
+        "rule 'stock-item-known' checks wms.inventory_balance and reads wms.item only as the "
+        "data it refers to; post records of wms.inventory_balance to check them with it."
+    )
+
+
+def _arrow_of(table: pa.Table, *, compression: str | None = None) -> bytes:
+    sink = pa.BufferOutputStream()
+    options = pa.ipc.IpcWriteOptions(compression=compression)
+    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+@pytest.mark.parametrize(
+    ("column", "detail"),
+    [
+        (pa.array(["NRTH"]), "the Arrow body names the column 'scac' twice."),
+        (pa.array([["NRTH"]]), "scac holds nested values (list<item: string>); send plain values."),
+        (
+            pa.array([1.5], pa.float16()),
+            "scac is halffloat, which cannot be read; send it as text, a 32- or 64-bit float, "
+            "or a decimal of at most 38 digits.",
+        ),
+    ],
+)
+def test_arrow_columns_the_checks_cannot_read_are_refused(served, column, detail):
+    table = pa.Table.from_pylist([_shipment("SH-9000001")])
+    table = table.drop_columns(["scac"]) if column.type != pa.string() else table
+    table = table.append_column("scac", column)
+    response = _post(served, _arrow_of(table), "application/vnd.apache.arrow.stream")
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == detail
+
+
+def test_a_compressed_arrow_body_is_held_to_the_body_limit_once_decompressed(make_served):
+    served = make_served(max_body_bytes=100_000)
+    table = pa.Table.from_pylist([_shipment("SH-9000001", scac="N" * 1_000_000)])
+    body = _arrow_of(table, compression="zstd")
+    assert len(body) < 100_000
+    response = _post(served, body, "application/vnd.apache.arrow.stream")
+    assert response.status_code == 413, response.text
+    assert response.json()["detail"] == (
+        "the Arrow stream holds over 100,000 bytes of values once decompressed, this server's "
+        "limit; send fewer records per request."
+    )
