@@ -99,7 +99,12 @@ class KeyStore:
                 f"unknown role {role!r}; use one of: {', '.join(ROLES)}, or {METRICS_ROLE} "
                 "for a key that reads /metrics."
             )
-        elif tenant is None or not TENANT_ID.match(tenant):
+        elif tenant is None:
+            raise ConfigError(
+                f"a {role} key belongs to one tenant; give --tenant, the name of the tenant's "
+                "workspace folder."
+            )
+        elif not TENANT_ID.match(tenant):
             raise ConfigError(
                 f"--tenant {tenant!r}: name the tenant's workspace folder (letters, digits, "
                 "- and _)."

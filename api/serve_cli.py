@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import signal
 import socket
+import ssl
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from engine.config import load_workspace
 from tallyclerk.errors import ConfigError
 
 from .keys import KEYS_FILE, METRICS_ROLE, ROLES, KeyStore
@@ -55,6 +58,8 @@ def serve(
     for option, path in (("--certfile", certfile), ("--keyfile", keyfile)):
         if path is not None and not path.is_file():
             raise ConfigError(f"{option} {path}: no such file.")
+    if certfile is not None and keyfile is not None:
+        _check_certificate(certfile, keyfile)
     settings = Settings(
         workspaces=workspaces,
         max_body_bytes=max_body,
@@ -85,6 +90,34 @@ def serve(
         listening.close()
 
 
+def _check_certificate(certfile: Path, keyfile: Path) -> None:
+    """Load the certificate and key once before serving, so a bad pair is said by name
+    (uvicorn would say only "PEM lib", and ask for an encrypted key's pass phrase)."""
+
+    def no_pass_phrase() -> bytes:
+        raise ConfigError(
+            f"--keyfile {keyfile}: the key is encrypted; give the key without a pass phrase "
+            f"(`openssl pkey -in {keyfile.name} -out plain.key`) and keep that file private."
+        )
+
+    for option, path, marker, what in (
+        ("--certfile", certfile, b"-----BEGIN CERTIFICATE-----", "PEM certificate"),
+        ("--keyfile", keyfile, b"PRIVATE KEY-----", "PEM private key"),
+    ):
+        if marker not in path.read_bytes():
+            raise ConfigError(f"{option} {path} holds no {what}; give the {what} file.")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+            certfile, keyfile, password=no_pass_phrase
+        )
+    except ssl.SSLError as exc:
+        reason = exc.reason or str(exc)
+        raise ConfigError(
+            f"--certfile {certfile} and --keyfile {keyfile} cannot be loaded ({reason}); give "
+            "a PEM certificate and the private key it was made for."
+        ) from exc
+
+
 def _listen(host: str, port: int) -> socket.socket:
     """The server's socket, bound before anything is printed, so a port in use is said once."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -98,10 +131,11 @@ def _listen(host: str, port: int) -> socket.socket:
         return listening
     except OSError as exc:
         listening.close()
-        raise ConfigError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port, "
-            "or stop what listens there."
-        ) from exc
+        if exc.errno == errno.EADDRINUSE:
+            fix = "choose another --port, or stop what listens there"
+        else:
+            fix = "give --host an address of this machine (127.0.0.1, 0.0.0.0 or ::)"
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; {fix}.") from exc
 
 
 @keys_app.command("create")
@@ -128,6 +162,14 @@ def keys_create(
             f"--tenant {tenant}: {workspaces / tenant} holds no tallyclerk.yaml; a tenant is a "
             "workspace folder under --workspaces."
         )
+    if tenant is not None and user is not None:
+        users = load_workspace(workspaces / tenant).config.users
+        if user not in users:
+            raise ConfigError(
+                f"--user {user}: {tenant}'s tallyclerk.yaml declares no such user (users: "
+                f"{', '.join(sorted(users)) or 'none'}); declare the user under `users` first, "
+                "or leave out --user."
+            )
     store = KeyStore(workspaces)
     try:
         secret, key = store.create(tenant=tenant, role=role, user=user)

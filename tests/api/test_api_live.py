@@ -9,6 +9,7 @@ import os
 import re
 import ssl
 import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -63,6 +64,15 @@ def test_keys_are_made_listed_and_revoked_on_the_command_line(workspaces):
         "keys", "create", "--workspaces", str(workspaces), "--tenant", "acme", "--role", "boss"
     )
     assert role.returncode == 2 and "unknown role 'boss'" in role.stderr
+    create = ("keys", "create", "--workspaces", str(workspaces))
+    tenantless = _cli(*create, "--role", "viewer")
+    assert tenantless.returncode == 2
+    assert "a viewer key belongs to one tenant; give --tenant" in tenantless.stderr
+    stranger = _cli(*create, "--tenant", "acme", "--role", "viewer", "--user", "nobody")
+    assert stranger.returncode == 2
+    assert "--user nobody: acme's tallyclerk.yaml declares no such user" in " ".join(
+        stranger.stderr.split()
+    )
 
 
 def _key(workspaces, tenant: str = "acme", role: str = "viewer") -> str:
@@ -148,6 +158,53 @@ def test_serve_refuses_half_a_tls_setup(workspaces, tmp_path):
     cert, _ = _certificate(tmp_path)
     result = _cli("serve", "--workspaces", str(workspaces), "--certfile", str(cert))
     assert result.returncode == 2 and "both --certfile and --keyfile" in result.stderr
+
+
+def _pem_key(path: Path, *, pass_phrase: bytes | None = None) -> Path:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    encryption = (
+        serialization.BestAvailableEncryption(pass_phrase)
+        if pass_phrase
+        else serialization.NoEncryption()
+    )
+    path.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        )
+    )
+    return path
+
+
+def test_serve_names_the_tls_file_that_cannot_be_used(workspaces, tmp_path):
+    cert, key = _certificate(tmp_path)
+    other = _pem_key(tmp_path / "other.pem")
+    locked = _pem_key(tmp_path / "locked.pem", pass_phrase=b"secret")
+    cases = [
+        ((key, cert), f"--certfile {key} holds no PEM certificate; give the PEM certificate file."),
+        (
+            (cert, other),
+            f"--certfile {cert} and --keyfile {other} cannot be loaded (KEY_VALUES_MISMATCH); give "
+            "a PEM certificate and the private key it was made for.",
+        ),
+        (
+            (cert, locked),
+            f"--keyfile {locked}: the key is encrypted; give the key without a pass phrase "
+            "(`openssl pkey -in locked.pem -out plain.key`) and keep that file private.",
+        ),
+    ]
+    for (certfile, keyfile), said in cases:
+        tls = ("--certfile", str(certfile), "--keyfile", str(keyfile))
+        result = _cli("serve", "--workspaces", str(workspaces), "--port", "0", *tls)
+        assert result.returncode == 2, result.stderr
+        assert " ".join(result.stderr.split()) == f"error: {said}"
+
+
+def test_a_host_that_is_no_address_here_says_so(workspaces):
+    result = _cli("serve", "--workspaces", str(workspaces), "--host", "999.1.1.1")
+    assert result.returncode == 2, result.stderr
+    assert "give --host an address of this machine" in result.stderr
 
 
 def test_a_port_in_use_is_one_clear_error(workspaces):
