@@ -54,7 +54,7 @@ _BODY = {
 )
 async def post_events(
     request: Request,
-    who: Annotated[Caller, Depends(caller("run"))],
+    who: Annotated[Caller, Depends(caller("post events"))],
     entity: Annotated[
         str, Query(min_length=1, description="The entity of the events, e.g. shipment_event.")
     ],

@@ -22,6 +22,7 @@ WORKSPACE_ACTOR = f"workspace:{WORKSPACE_FILE}"
 PERMISSIONS: dict[str, frozenset[str]] = {
     "view": frozenset({"viewer", "preparer", "approver", "admin"}),
     "run": frozenset({"preparer", "admin"}),
+    "post events": frozenset({"preparer", "admin"}),
     "submit": frozenset({"preparer", "admin"}),
     "decide": frozenset({"approver", "admin"}),
     "waive": frozenset({"approver", "admin"}),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -99,7 +99,7 @@ def check_events(
     entity = ENTITIES[ref.partition(".")[2]]
     group_columns = _group_columns(rules)
     moment = now or datetime.now(UTC)
-    _check_times(events, rules, moment)
+    _check_times(events, rules, moment, entity.columns)
     received = moment.astimezone(UTC).isoformat(timespec="seconds")
     rows = events.to_pylist()
     groups = sorted({_key_text(row, group_columns) for row in rows})
@@ -163,7 +163,9 @@ def with_event_findings(con: sqlite3.Connection, findings: pa.Table, period: str
     return pa.concat_tables([findings, pa.Table.from_pylist(extra, schema=FINDINGS_SCHEMA)])
 
 
-def _check_times(events: pa.Table, rules: Sequence[SequenceRule], now: datetime) -> None:
+def _check_times(
+    events: pa.Table, rules: Sequence[SequenceRule], now: datetime, types: Mapping[str, str]
+) -> None:
     """Refuse events that cannot be placed in a key's order or in a period: without their
     order or time, or more than a day ahead of now (a clock or a zone set wrong)."""
     columns = dict.fromkeys(
@@ -176,8 +178,8 @@ def _check_times(events: pa.Table, rules: Sequence[SequenceRule], now: datetime)
         for number, value in enumerate(events[column].to_pylist(), start=1):
             if value is None:
                 raise SourceError(
-                    f"record {number} has no {column}; the sequence rules order events by it, "
-                    "so every event needs one."
+                    f"record {number}: {column} is missing or not a valid {types[column]}; the "
+                    "sequence rules order events by it, so every event needs one."
                 )
             if isinstance(value, datetime) and _aware(value) > latest:
                 raise SourceError(

@@ -109,8 +109,9 @@ def test_events_without_a_usable_time_are_refused_naming_the_record(served):
     at = "2026-11-04T16:00:00Z"
     first = _event(shipment, 1, "TENDERED", at)
     for bad, detail in (
-        ({"recorded_at": None}, "record 2 has no recorded_at"),
-        ({"recorded_at": ""}, "record 2 has no recorded_at"),
+        ({"recorded_at": None}, "record 2: recorded_at is missing or not a valid timestamp"),
+        ({"recorded_at": ""}, "record 2: recorded_at is missing or not a valid timestamp"),
+        ({"recorded_at": "yesterday"}, "record 2: recorded_at is missing or not a valid"),
         ({"recorded_at": "2099-01-01T00:00:00Z"}, "record 2: recorded_at 2099-01-01"),
     ):
         events = [first, _event(shipment, 2, "PICKED_UP", at) | bad]
