@@ -112,7 +112,7 @@ class Guard:
                 "title": "Request body too large",
                 "status": 413,
                 "detail": f"the body is over {self.max_body:,} bytes, this server's limit; "
-                "send fewer records per request.",
+                "send a smaller body, or fewer records per request.",
             }
         ).encode()
         headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", b"%d" % len(body))]
