@@ -238,7 +238,8 @@ def run_rows(findings: pa.Table) -> list[dict]:
 
 
 def chosen_type(accept: str | None, offered: tuple[str, ...]) -> str:
-    """The first type of `offered` the client accepts, by its q values; JSON for `*/*`."""
+    """The first type of `offered` the client accepts, by its q values: the first offered for
+    `*/*`, the first of its kind for a range like `text/*`."""
     if not accept:
         return offered[0]
     wanted: list[tuple[float, int, str]] = []
@@ -256,8 +257,15 @@ def chosen_type(accept: str | None, offered: tuple[str, ...]) -> str:
         if quality == 0:
             continue
         media = PARQUET if media in PARQUET_ALIASES else media
-        if media in ("*/*", "application/*"):
+        if media == "*/*":
             return offered[0]
+        if media.endswith("/*"):
+            # A range such as text/* takes the first type offered of that kind.
+            kind = media.removesuffix("*")
+            in_range = [offer for offer in offered if offer.startswith(kind)]
+            if in_range:
+                return in_range[0]
+            continue
         if media in offered:
             return media
     raise ApiProblem(406, f"this answer is available as {', '.join(offered)}; ask for one.")

@@ -15,9 +15,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from engine import batches
 from engine.apply import export_batch
@@ -53,12 +53,20 @@ class Approve(BaseModel):
     )
 
 
+def _comment_required(schema: dict) -> None:
+    schema["required"] = ["comment"]
+    schema["properties"]["comment"].pop("default", None)
+    schema["examples"] = [{"comment": "the WMS weights are the right ones"}]
+
+
 class Reject(Approve):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"comment": "the WMS weights are the right ones"}]},
-    )
-    comment: str = Field(min_length=1, max_length=2000, pattern=r"\S", description="Why.")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_comment_required)
+    # Required, as the schema says, but refused by `engine.batches` when missing or blank, so
+    # every way of leaving it out (no body, `{}`, `""`) is told the same fix.
+    comment: Annotated[
+        str | None,
+        WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 2000, "pattern": r"\S"}),
+    ] = Field(None, max_length=2000, description="Why; kept in the audit trail.")
 
 
 @router.get(
@@ -68,10 +76,25 @@ class Reject(Approve):
     responses=problems(401, 403, 404, 429),
 )
 def list_batches(
+    request: Request,
     who: Annotated[Caller, Depends(caller("view"))],
-    run: Annotated[str | None, Query(description="Only the batches of this run.")] = None,
+    run: Annotated[
+        str | None,
+        Query(
+            description="Only the batches of this run: its run id, or the id POST /v1/runs "
+            "answered."
+        ),
+    ] = None,
 ) -> dict:
+    """A run that does not exist is 404; one that has no batches (yet) lists none."""
+    job = request.app.state.jobs.get(who.tenant, run) if run is not None else None
+    if job is not None:
+        if job.run_id is None:
+            return {"batches": []}
+        run = job.run_id
     with who.tenant.catalog() as catalog, catalog.read() as con:
+        if run is not None and not _run_exists(con, run):
+            raise not_found(f"run {run!r}")
         found = con.execute(
             "SELECT b.* FROM batches b JOIN runs r USING (run_id) "
             "WHERE ? IS NULL OR b.run_id = ? ORDER BY r.seq, b.batch_id",
@@ -82,11 +105,7 @@ def list_batches(
     by_id = {row["batch_id"]: row for row in found}
     ranked = causes_first_batches(((row["run_id"], row["batch_id"]) for row in found), explains)
     found = [by_id[batch_id] for batch_id in ranked]
-    listed = [
-        _batch(row, counts.get(row["batch_id"], Counter()))
-        | {"fixes_causes_of": explains.get(row["batch_id"], 0)}
-        for row in found
-    ]
+    listed = [_batch(row, counts.get(row["batch_id"], Counter()), explains) for row in found]
     return {"batches": listed}
 
 
@@ -101,8 +120,9 @@ def show_batch(run_id: str, pair: Pair, who: Annotated[Caller, Depends(caller("v
     with who.tenant.catalog() as catalog, catalog.read() as con:
         row = con.execute("SELECT * FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
         actions = batches.batch_actions(con, batch_id)
+        explains = explained_by_batch(con, who.tenant.runs)
     counts = Counter(a["status"] for a in actions)
-    detail = _batch(row, counts)
+    detail = _batch(row, counts, explains)
     detail["actions"] = [
         {
             "action_id": a["action_id"],
@@ -129,8 +149,12 @@ def show_batch(run_id: str, pair: Pair, who: Annotated[Caller, Depends(caller("v
     responses=problems(401, 403, 404, 409, 422, 429),
 )
 def submit_batch(
-    run_id: str, pair: Pair, body: Submit, who: Annotated[Caller, Depends(caller("submit"))]
+    run_id: str,
+    pair: Pair,
+    who: Annotated[Caller, Depends(caller("submit"))],
+    body: Annotated[Submit, Body(default_factory=Submit)],
 ) -> dict:
+    """No body is the same as `{}`."""
     batch_id = _batch_id(who, run_id, pair)
     with who.tenant.catalog() as catalog:
         batches.submit(catalog, user=who.user, batch=batch_id, comment=body.comment)
@@ -144,9 +168,13 @@ def submit_batch(
     responses=problems(401, 403, 404, 409, 422, 429),
 )
 def approve_batch(
-    run_id: str, pair: Pair, body: Approve, who: Annotated[Caller, Depends(caller("decide"))]
+    run_id: str,
+    pair: Pair,
+    who: Annotated[Caller, Depends(caller("decide"))],
+    body: Annotated[Approve, Body(default_factory=Approve)],
 ) -> dict:
-    """Four eyes: whoever prepared (ran) or submitted the batch may not approve it (403)."""
+    """Four eyes: whoever prepared (ran) or submitted the batch may not approve it (403). No
+    body is the same as `{}`: every pending action, whatever the revision."""
     return _decide(who, run_id, pair, "approve", body)
 
 
@@ -157,8 +185,12 @@ def approve_batch(
     responses=problems(401, 403, 404, 409, 422, 429),
 )
 def reject_batch(
-    run_id: str, pair: Pair, body: Reject, who: Annotated[Caller, Depends(caller("decide"))]
+    run_id: str,
+    pair: Pair,
+    who: Annotated[Caller, Depends(caller("decide"))],
+    body: Annotated[Reject, Body(default_factory=Reject)],
 ) -> dict:
+    """Without a comment saying why (no body, or none in it), 422."""
     return _decide(who, run_id, pair, "reject", body)
 
 
@@ -230,7 +262,12 @@ def _current(who: Caller, batch_id: str) -> dict:
     with who.tenant.catalog() as catalog, catalog.read() as con:
         row = con.execute("SELECT * FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
         counts = _counts(con).get(batch_id, Counter())
-    return _batch(row, counts)
+        explains = explained_by_batch(con, who.tenant.runs)
+    return _batch(row, counts, explains)
+
+
+def _run_exists(con: sqlite3.Connection, run_id: str) -> bool:
+    return con.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
 
 
 def _counts(con: sqlite3.Connection) -> dict[str, Counter]:
@@ -240,7 +277,8 @@ def _counts(con: sqlite3.Connection) -> dict[str, Counter]:
     return counts
 
 
-def _batch(row: sqlite3.Row, counts: Counter) -> dict:
+def _batch(row: sqlite3.Row, counts: Counter, explains: dict[str, int]) -> dict:
+    """A batch as every answer shows it; `explains` is `explained_by_batch`'s."""
     return {
         "batch_id": row["batch_id"],
         "run_id": row["run_id"],
@@ -251,4 +289,5 @@ def _batch(row: sqlite3.Row, counts: Counter) -> dict:
         "prepared_by": row["prepared_by"],
         "submitted_by": row["submitted_by"],
         "counts": dict(counts),
+        "fixes_causes_of": explains.get(row["batch_id"], 0),
     }

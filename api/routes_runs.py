@@ -15,19 +15,21 @@ import pyarrow.parquet as pq
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from engine import lifecycle
 from engine.causes import causes_first
 from engine.lifecycle import StatusFilter
 from engine.run import RESOLVED_FILE
+from engine.run_folder import recorded_runs
 from reports.history import FINDINGS, find_run
 from reports.pages import EXECUTIVE_REPORT, RUN_REPORT, Kind, render_kind, setup_for_run
 from rules.model import RULE_KINDS, Severity
+from tallyclerk.errors import ConfigError
 
 from .auth import Caller, caller
 from .formats import CSV, JSON, PARQUET, chosen_type, rows, table_response
-from .jobs import Job
+from .jobs import Job, Jobs
 from .problems import ApiProblem, not_found
 from .schemas import FindingPage, RunList, RunStarted, RunState, problems
 
@@ -41,7 +43,10 @@ class StartRun(BaseModel):
     )
 
     period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="The month, YYYY-MM.")
-    full: bool = Field(False, description="Read every source in full, ignoring watermarks.")
+    # Strict, so "yes" or 1 is refused rather than read as true.
+    full: StrictBool = Field(
+        False, description="Read every source in full, ignoring watermarks; true or false."
+    )
 
 
 SeverityName = StrEnum("SeverityName", {name: name for name in get_args(Severity)})
@@ -58,14 +63,16 @@ class ReportKind(StrEnum):
     status_code=202,
     response_model=RunStarted,
     summary="Start a run in the background",
-    responses=problems(401, 403, 404, 422, 429),
+    responses=problems(401, 403, 404, 409, 422, 429),
 )
 def start_run(
     start: StartRun, request: Request, who: Annotated[Caller, Depends(caller("run"))]
 ) -> JSONResponse:
     """The run is prepared by the key's identity (its user, or `key:<id>`), so four eyes keeps
-    that identity from approving the run's batches."""
+    that identity from approving the run's batches. A period before the latest run's, or
+    before that of a run still queued or running, is refused (409), as the run would be."""
     request.app.state.tenants.workspace(who.tenant)
+    _refuse_earlier_period(request.app.state.jobs, who, start.period)
     job = request.app.state.jobs.start(
         who.tenant, period=start.period, full=start.full, user=who.user
     )
@@ -89,7 +96,7 @@ def list_runs(request: Request, who: Annotated[Caller, Depends(caller("view"))])
     listed = [_job_state(job) for job in jobs if job.run_id is None]
     for row in reversed(_catalog_runs(who)):
         job = by_run.get(row["run_id"])
-        listed.append(_job_state(job) if job else _finished_state(row))
+        listed.append(_with_files(who, _job_state(job) if job else _finished_state(row)))
     return {"runs": listed}
 
 
@@ -103,12 +110,11 @@ def get_run(run_id: str, request: Request, who: Annotated[Caller, Depends(caller
     """`run_id` is the id `POST /v1/runs` answered, or a run id such as 2026-11.001."""
     job = request.app.state.jobs.get(who.tenant, run_id)
     if job is not None:
-        return _job_state(job)
+        return _with_files(who, _job_state(job))
     for row in _catalog_runs(who):
         if row["run_id"] == run_id:
             found = request.app.state.jobs.by_run(who.tenant, run_id)
-            state = _job_state(found) if found else _finished_state(row)
-            return state | {"files": _files_state(who, run_id)}
+            return _with_files(who, _job_state(found) if found else _finished_state(row))
     raise not_found(f"run {run_id!r}")
 
 
@@ -226,6 +232,25 @@ def run_report(
     return HTMLResponse(html)
 
 
+def _refuse_earlier_period(jobs: Jobs, who: Caller, period: str) -> None:
+    """Refuse at once the period the run would refuse when its turn came."""
+    # The run's own check, on the runs the catalog holds: said as a conflict with them.
+    with who.tenant.catalog() as catalog:
+        try:
+            recorded_runs(catalog, period)
+        except ConfigError as exc:
+            raise ApiProblem(409, str(exc)) from exc
+    # Runs waiting their turn are not in the catalog yet, but go before this one.
+    for job in jobs.of_tenant(who.tenant):
+        if job.state in ("queued", "running") and period < job.period:
+            raise ApiProblem(
+                409,
+                f"period {period} is before {job.period}, the period of run {job.job_id}, "
+                f"which is {job.state}: runs are compared with the previous one, so run the "
+                "periods in order.",
+            )
+
+
 def _run_folder(request: Request, who: Caller, run_id: str) -> Path:
     """The folder of a finished run of the caller's tenant, by job id or run id."""
     job = request.app.state.jobs.get(who.tenant, run_id)
@@ -266,6 +291,13 @@ def _read_table(folder: Path, name: str) -> pa.Table:
         raise ApiProblem(
             404, f"run {folder.name}'s {name} is unreadable; the run's findings cannot be read."
         ) from exc
+
+
+def _with_files(who: Caller, state: dict) -> dict:
+    """A run's state, with its files' once it has a run id (it has finished)."""
+    if state["run_id"] is None:
+        return state
+    return state | {"files": _files_state(who, state["run_id"])}
 
 
 def _files_state(who: Caller, run_id: str) -> str:

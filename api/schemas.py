@@ -5,36 +5,42 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FINDING_EXAMPLE = {
-    "finding_id": "6f1c2b0e9d8a7f6e5d4c3b2a19081726",
-    "rule_id": "shipment-carrier-known",
-    "kind": "validate",
-    "severity": "high",
-    "entity": "shipment",
-    "problem": "reference",
-    "key": "shipment_id=SH-0000042",
-    "field": "carrier_scac",
-    "systems": "tms",
-    "owner_system": "erp",
-    "owner_value": None,
-    "other_value": "XXXX",
-    "amount_at_risk": None,
-    "message": "carrier_scac XXXX is not in erp.carrier",
-    "owner_team": None,
-    "rule_version": 1,
-    "status": None,
-    "first_seen_run": None,
-    "first_seen": None,
-    "age_days": None,
-    "waived_until": None,
-    "waiver_reason": None,
-}
+from engine.lifecycle import RUN_FINDINGS_SCHEMA
+
+
+def finding_example(**values: object) -> dict:
+    """A finding as the server answers it: every column of a run's, those not given empty."""
+    return dict.fromkeys(RUN_FINDINGS_SCHEMA.names) | values
+
+
+# A finding of the sample's first run: an item the WMS lacks, the root cause of four others.
+RUN_FINDING = finding_example(
+    finding_id="244143004186d88c5dd92f2e3167c89f",
+    rule_id="item-master-sync",
+    kind="match",
+    severity="high",
+    entity="item",
+    problem="missing_in_wms",
+    key="item_id=4001",
+    field="",
+    systems="erp+wms",
+    owner_system="erp",
+    owner_value="item_id=4001",
+    message="this item is in erp but missing in wms",
+    rule_version=1,
+    status="new",
+    first_seen_run="2026-11.001",
+    first_seen="2026-11-30",
+    age_days=0,
+    explains=4,
+)
 
 
 class Finding(BaseModel):
-    """One discrepancy; the lifecycle fields (status to waiver_reason) only in a run's."""
+    """One discrepancy. The fields from `status` on are filled in a run's findings only: the
+    findings of validate and events have not been compared with an earlier run."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [FINDING_EXAMPLE]})
+    model_config = ConfigDict(json_schema_extra={"examples": [RUN_FINDING]})
 
     finding_id: str
     rule_id: str
@@ -58,6 +64,24 @@ class Finding(BaseModel):
     age_days: int | None = None
     waived_until: str | None = None
     waiver_reason: str | None = None
+    cause_id: str | None = Field(
+        None,
+        description="The finding_id of the root cause that explains this finding: a master "
+        "record missing from a system, which this finding's record refers to.",
+    )
+    explains: int | None = Field(
+        None, description="How many of the run's findings this one is the root cause of."
+    )
+    sla_due: str | None = Field(
+        None,
+        description="The day (YYYY-MM-DD) the finding is due to be resolved by its resolution "
+        "target; empty when no target covers it.",
+    )
+    sla_breached: bool | None = Field(
+        None,
+        description="Whether a run on a later day than sla_due still found it open; a waived "
+        "finding is never breached.",
+    )
 
 
 class Validated(BaseModel):
@@ -176,7 +200,7 @@ class Batch(BaseModel):
                     "revision": 0,
                     "prepared_by": "ada",
                     "submitted_by": None,
-                    "counts": {"pending": 3},
+                    "counts": {"pending": 4},
                     "fixes_causes_of": 4,
                 }
             ]

@@ -3,6 +3,7 @@ of every role for each, and a TestClient on the application."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +41,16 @@ class Served:
 
     def as_(self, tenant: str, role: str, *, user: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key(tenant, role, user=user)}"}
+
+    def wait(self, job_id: str, headers: dict[str, str]) -> dict:
+        """The state of a run started through the API, once it has finished or failed."""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            state = self.client.get(f"/v1/runs/{job_id}", headers=headers).json()
+            if state["state"] in ("finished", "failed"):
+                return state
+            time.sleep(0.2)
+        raise AssertionError(f"run {job_id} did not finish: {state}")
 
 
 @pytest.fixture(scope="session")

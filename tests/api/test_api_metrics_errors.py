@@ -5,9 +5,22 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from engine.lifecycle import RUN_FINDINGS_SCHEMA
 from tests.api.live import SHIPMENT
+
+ITEMS = "/v1/batches/2026-11.001/wms:item"
+# SH-0000042 of the sample was delivered on 7 November; this event says it is in transit.
+LATE_EVENT = {
+    "shipment_ref": "SH-0000042",
+    "seq": "5",
+    "status": "IN_TRANSIT",
+    "event_time": "2026-11-08T16:00:00Z",
+    "recorded_at": "2026-11-08T16:02:00Z",
+    "location": "Reno NV",
+}
 
 
 def _samples(text: str) -> dict[tuple[str, tuple], float]:
@@ -100,6 +113,106 @@ def test_the_openapi_document_describes_errors_as_problems(served):
     assert "422" in report["responses"]
     validate = document["paths"]["/v1/validate"]["post"]["parameters"]
     assert next(p for p in validate if p["name"] == "entity")["schema"]["minLength"] == 1
+
+
+def test_the_finding_schema_has_every_column_of_a_findings_answer(served):
+    finding = served.client.get("/openapi.json").json()["components"]["schemas"]["Finding"]
+    assert list(finding["properties"]) == RUN_FINDINGS_SCHEMA.names
+    added = {name: finding["properties"][name] for name in RUN_FINDINGS_SCHEMA.names[-4:]}
+    assert list(added) == ["cause_id", "explains", "sla_due", "sla_breached"]
+    assert all(schema["description"] for schema in added.values())
+    types = {name: {t["type"] for t in schema["anyOf"]} for name, schema in added.items()}
+    assert types == {
+        "cause_id": {"string", "null"},
+        "explains": {"integer", "null"},
+        "sla_due": {"string", "null"},
+        "sla_breached": {"boolean", "null"},
+    }
+    headers = served.as_("acme", "viewer")
+    (answered,) = served.client.get(
+        "/v1/runs/2026-11.001/findings?limit=1", headers=headers
+    ).json()["findings"]
+    assert list(answered) == list(finding["properties"])
+
+
+def test_the_success_examples_are_what_the_server_answers(served):
+    paths = served.client.get("/openapi.json").json()["paths"]
+    headers = served.as_("acme", "admin")
+
+    def example(path: str, method: str = "post") -> dict:
+        return paths[path][method]["responses"]["200"]["content"]["application/json"]["example"]
+
+    # The README's validate example: a shipment of a carrier the ERP lacks.
+    validated = served.client.post(
+        "/v1/validate?entity=shipment&system=tms&period=2026-11", headers=headers, json=[SHIPMENT]
+    )
+    assert validated.json() == example("/v1/validate")
+    events = served.client.post(
+        "/v1/events?entity=shipment_event&system=tms", headers=headers, json=[LATE_EVENT]
+    )
+    assert events.json() == example("/v1/events")
+    page = served.client.get(
+        "/v1/runs/2026-11.001/findings?causes=true&limit=1", headers=headers
+    ).json()
+    assert page == example("/v1/runs/{run_id}/findings", "get")
+    batches = served.client.get("/v1/batches?run=2026-11.001", headers=headers).json()
+    assert batches["batches"][0] == example("/v1/batches", "get")["batches"][0]
+
+
+# Each documented problem, and a request the server answers with it: (method, path, status,
+# url, JSON body, headers over an admin key's).
+PROBLEMS = [
+    ("get", "/v1/runs", 401, "/v1/runs", None, {"Authorization": "Basic dXNlcjpwYXNz"}),
+    ("post", "/v1/events", 422, "/v1/events?entity=shipment_event&system=erp", [LATE_EVENT], {}),
+    (
+        "post",
+        "/v1/validate",
+        422,
+        "/v1/validate?entity=shipment&system=tms&period=2026-13",
+        [SHIPMENT],
+        {},
+    ),
+    ("post", "/v1/runs", 409, "/v1/runs", {"period": "2026-10"}, {}),
+    ("post", "/v1/runs", 422, "/v1/runs", {"period": "2026-13"}, {}),
+    ("get", "/v1/runs/{run_id}", 404, "/v1/runs/2026-11.009", None, {}),
+    (
+        "get",
+        "/v1/runs/{run_id}/findings",
+        406,
+        "/v1/runs/2026-11.001/findings",
+        None,
+        {"accept": "image/png"},
+    ),
+    ("get", "/v1/runs/{run_id}/findings", 422, "/v1/runs/2026-11.001/findings?status=x", None, {}),
+    ("get", "/v1/runs/{run_id}/report", 422, "/v1/runs/2026-11.001/report?kind=x", None, {}),
+    ("get", "/v1/batches", 404, "/v1/batches?run=2026-11.009", None, {}),
+    ("get", "/v1/batches/{run_id}/{pair}", 404, "/v1/batches/2026-11.001/wms:nothing", None, {}),
+    ("post", "/v1/batches/{run_id}/{pair}/reject", 422, ITEMS + "/reject", None, {}),
+    ("post", "/v1/batches/{run_id}/{pair}/approve", 422, ITEMS + "/approve", {"revision": -1}, {}),
+    ("post", "/v1/batches/{run_id}/{pair}/export", 422, ITEMS + "/export", None, {}),
+    (
+        "post",
+        "/v1/batches/{run_id}/{pair}/export",
+        406,
+        ITEMS + "/export",
+        None,
+        {"accept": "image/png"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "status", "url", "body", "headers"), PROBLEMS)
+def test_the_problem_examples_are_what_the_server_answers(
+    served, method, path, status, url, body, headers
+):
+    document = served.client.get("/openapi.json").json()
+    content = document["paths"][path][method]["responses"][str(status)]["content"]
+    documented = content["application/problem+json"]["example"]["detail"]
+    answered = served.client.request(
+        method.upper(), url, headers=served.as_("acme", "admin") | headers, json=body
+    )
+    assert answered.status_code == status, answered.text
+    assert answered.json()["detail"] == documented
 
 
 def test_errors_show_no_server_paths_or_traces(served):

@@ -1,10 +1,9 @@
-"""Runs through the API: started in the background, followed, their findings in three formats
-with filters and pages, their reports; and the batches they make, under four eyes."""
+"""Runs through the API: started in the background, followed, remembered across restarts;
+their findings in three formats with filters and pages, and their reports."""
 
 from __future__ import annotations
 
 import io
-import time
 
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
@@ -15,16 +14,7 @@ from api.jobs import INTERRUPTED, Job, save_job
 from api.tenants import Tenant
 
 ITEMS = "/v1/batches/2026-11.001/wms:item"
-
-
-def _wait(served, job_id: str, headers: dict) -> dict:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        state = served.client.get(f"/v1/runs/{job_id}", headers=headers).json()
-        if state["state"] in ("finished", "failed"):
-            return state
-        time.sleep(0.2)
-    raise AssertionError(f"run {job_id} did not finish: {state}")
+PROBLEM = "application/problem+json"
 
 
 def test_a_run_starts_in_the_background_and_reports_its_progress(served):
@@ -34,7 +24,7 @@ def test_a_run_starts_in_the_background_and_reports_its_progress(served):
     job = started.json()
     assert job["state"] in ("queued", "running") and started.headers["location"] == job["href"]
 
-    state = _wait(served, job["id"], headers)
+    state = served.wait(job["id"], headers)
     assert state["state"] == "finished", state
     assert state["run_id"] == "2026-11.002"
     assert state["progress"]["stages_done"] == state["progress"]["stages"] == 8
@@ -46,13 +36,20 @@ def test_a_run_starts_in_the_background_and_reports_its_progress(served):
     assert listed[0]["id"] == job["id"]
     by_run_id = served.client.get("/v1/runs/2026-11.002", headers=headers).json()
     assert by_run_id["state"] == "finished" and by_run_id["id"] == job["id"]
+    # Every answer showing a finished run shows its files, whichever id names it.
+    assert state["files"] == by_run_id["files"] == "kept"
+    assert [run["files"] for run in listed] == ["kept", "kept"]
+    # The second run of a period makes no batches: a run that exists lists none.
+    for run in ("2026-11.002", job["id"]):
+        answer = served.client.get(f"/v1/batches?run={run}", headers=headers)
+        assert (answer.status_code, answer.json()) == (200, {"batches": []})
 
 
 def test_a_failed_run_says_why_without_server_paths(served):
     (served.root / "acme/erp/items.csv").unlink()
     headers = served.as_("acme", "admin")
     job = served.client.post("/v1/runs", headers=headers, json={"period": "2026-11"}).json()
-    state = _wait(served, job["id"], headers)
+    state = served.wait(job["id"], headers)
     assert state["state"] == "failed"
     assert "items.csv" in state["error"]
     assert str(served.root) not in state["error"] and "/tmp" not in state["error"]
@@ -63,10 +60,37 @@ def test_bad_run_requests_are_refused(served):
     for body in ({"period": "2026-13"}, {"period": "Nov"}, {}, {"period": "2026-11", "x": 1}):
         response = served.client.post("/v1/runs", headers=headers, json=body)
         assert response.status_code == 422, body
-        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["content-type"] == PROBLEM
+    for full in ("yes", "true", 1, None):
+        response = served.client.post(
+            "/v1/runs", headers=headers, json={"period": "2026-11", "full": full}
+        )
+        assert response.status_code == 422, full
+        assert response.json()["detail"] == "body.full: Input should be a valid boolean"
     missing = served.client.get("/v1/runs/2026-11.777", headers=headers)
     assert missing.status_code == 404
     assert "does not exist" in missing.json()["detail"]
+
+
+def test_a_period_before_the_latest_or_a_waiting_runs_is_refused_at_once(served):
+    headers = served.as_("acme", "preparer")
+    refused = served.client.post("/v1/runs", headers=headers, json={"period": "2026-10"})
+    assert refused.status_code == 409 and refused.headers["content-type"] == PROBLEM
+    assert refused.json()["detail"] == (
+        "period 2026-10 is before 2026-11, the period of the latest run 2026-11.001: runs are "
+        "compared with the previous one, so an earlier period run now would resolve the later "
+        "period's findings. Run the periods in order, or restate the earlier period in a copy "
+        "of the workspace without its .tallyclerk folder."
+    )
+    assert len(served.client.get("/v1/runs", headers=headers).json()["runs"]) == 1
+
+    # A later period still queued or running is refused against too (or, once it finished,
+    # the run it made).
+    later = served.client.post("/v1/runs", headers=headers, json={"period": "2026-12"}).json()
+    behind = served.client.post("/v1/runs", headers=headers, json={"period": "2026-11"})
+    assert behind.status_code == 409
+    assert behind.json()["detail"].startswith("period 2026-11 is before 2026-12, the period of ")
+    assert served.wait(later["id"], headers)["state"] == "finished"
 
 
 def test_findings_are_filtered_and_paged(served):
@@ -139,6 +163,13 @@ def test_findings_come_as_csv_or_parquet_by_accept(served):
     assert refused.status_code == 406
 
 
+def test_a_media_range_chooses_the_first_type_offered_in_it(served):
+    path = "/v1/runs/2026-11.001/findings?rule=item-master-sync"
+    as_text = served.client.get(path, headers=served.as_("acme", "viewer") | {"accept": "text/*"})
+    assert as_text.status_code == 200, as_text.text
+    assert as_text.headers["content-type"].startswith("text/csv")
+
+
 def test_the_report_is_the_runs_html(served):
     headers = served.as_("acme", "viewer")
     report = served.client.get("/v1/runs/2026-11.001/report", headers=headers)
@@ -147,101 +178,6 @@ def test_the_report_is_the_runs_html(served):
     executive = served.client.get("/v1/runs/2026-11.001/report?kind=executive", headers=headers)
     assert executive.status_code == 200 and "<html" in executive.text.lower()
     assert executive.text != report.text
-
-
-def test_batches_are_listed_and_shown(served):
-    headers = served.as_("acme", "viewer")
-    listed = served.client.get("/v1/batches", headers=headers).json()["batches"]
-    assert "2026-11.001/wms:item" in [b["batch_id"] for b in listed]
-    batch = served.client.get(ITEMS, headers=headers).json()
-    assert batch["state"] == "pending" and batch["prepared_by"] == "ada"
-    assert len(batch["actions"]) == 4 and batch["counts"] == {"pending": 4}
-    assert sorted(a["kind"] for a in batch["actions"]) == ["create", "create", "update", "update"]
-    assert all(set(a["payload"]["record"]) == {"SKU"} for a in batch["actions"])
-    assert (
-        served.client.get("/v1/batches/2026-11.001/wms:nothing", headers=headers).status_code == 404
-    )
-
-
-def test_four_eyes_holds_for_keys_made_for_workspace_users(served):
-    # ada prepared the first run on the command line; her key may not approve its batches.
-    refused = served.client.post(
-        ITEMS + "/approve", headers=served.as_("acme", "admin", user="ada"), json={}
-    )
-    assert refused.status_code == 403
-    assert refused.json()["detail"] == (
-        "four eyes: ada prepared batch 2026-11.001/wms:item, so another approver must approve it."
-    )
-    approved = served.client.post(
-        ITEMS + "/approve",
-        headers=served.as_("acme", "approver", user="alex"),
-        json={"comment": "weights checked", "revision": 0},
-    )
-    assert approved.status_code == 200, approved.text
-    assert approved.json() | {"actions": 3} == {
-        "batch_id": "2026-11.001/wms:item",
-        "decision": "approve",
-        "decided_by": "alex",
-        "actions": 3,
-        "still_pending": 0,
-        "revision": 1,
-    }
-    batch = served.client.get(ITEMS, headers=served.as_("acme", "viewer")).json()
-    assert {a["decided_by"] for a in batch["actions"]} == {"alex"}
-    # A second decision on the same actions is a conflict.
-    again = served.client.post(ITEMS + "/approve", headers=served.as_("acme", "approver"), json={})
-    assert again.status_code == 409
-
-
-def test_four_eyes_holds_for_the_key_that_started_the_run(served):
-    admin = served.as_("acme", "admin")
-    job = served.client.post("/v1/runs", headers=admin, json={"period": "2026-12"}).json()
-    state = _wait(served, job["id"], admin)
-    assert state["state"] == "finished", state
-    batch = state["batches"][0]
-    refused = served.client.post(f"/v1/batches/{batch}/approve", headers=admin, json={})
-    assert refused.status_code == 403 and "four eyes" in refused.json()["detail"]
-    other = served.client.post(
-        f"/v1/batches/{batch}/approve", headers=served.as_("acme", "approver"), json={}
-    )
-    assert other.status_code == 200, other.text
-
-
-def test_a_rejection_needs_a_comment_and_is_recorded(served):
-    headers = served.as_("acme", "approver")
-    for body in ({}, {"comment": ""}, {"comment": "   "}):
-        response = served.client.post(ITEMS + "/reject", headers=headers, json=body)
-        assert response.status_code == 422, body
-    rejected = served.client.post(
-        ITEMS + "/reject", headers=headers, json={"comment": "the WMS is right"}
-    )
-    assert rejected.status_code == 200 and rejected.json()["decision"] == "reject"
-    batch = served.client.get(ITEMS, headers=headers).json()
-    assert batch["state"] == "rejected"
-    assert {a["comment"] for a in batch["actions"]} == {"the WMS is right"}
-
-
-def test_an_approved_batch_exports_as_json_lines_or_csv(served):
-    approver = served.as_("acme", "approver")
-    early = served.client.post(ITEMS + "/export", headers=approver)
-    assert early.status_code == 422 and "no approved actions" in early.json()["detail"]
-    served.client.post(ITEMS + "/approve", headers=approver, json={})
-    lines = served.client.post(ITEMS + "/export", headers=approver)
-    assert lines.status_code == 200 and lines.headers["content-type"] == "application/x-ndjson"
-    assert len(lines.text.strip().splitlines()) == 4
-    as_csv = served.client.post(ITEMS + "/export", headers=approver | {"accept": "text/csv"})
-    assert as_csv.headers["content-type"].startswith("text/csv")
-    assert len(as_csv.text.strip().splitlines()) == 5
-
-
-def test_submitting_hands_the_batch_over_and_bars_the_submitter(served):
-    preparer = served.as_("acme", "admin")
-    submitted = served.client.post(ITEMS + "/submit", headers=preparer, json={"comment": "ready"})
-    assert submitted.status_code == 200 and submitted.json()["submitted_by"].startswith("key:")
-    refused = served.client.post(ITEMS + "/approve", headers=preparer, json={})
-    assert refused.status_code == 403 and "submitted batch" in refused.json()["detail"]
-    twice = served.client.post(ITEMS + "/submit", headers=preparer, json={})
-    assert twice.status_code == 409
 
 
 def test_a_run_whose_folder_was_purged_is_gone_not_a_failure(served):
@@ -255,7 +191,9 @@ def test_a_run_whose_folder_was_purged_is_gone_not_a_failure(served):
         assert response.headers["content-type"] == "application/problem+json"
         assert "removed" in response.json()["detail"] and "retention" in response.json()["detail"]
     state = served.client.get("/v1/runs/2026-11.001", headers=headers).json()
-    assert state["files"].startswith("removed")
+    assert state["files"].startswith("removed: run 2026-11.001's files were removed")
+    listed = served.client.get("/v1/runs", headers=headers).json()["runs"]
+    assert [run["files"] for run in listed] == [state["files"]]
 
 
 def test_a_missing_or_unreadable_findings_file_is_named(served):
@@ -291,6 +229,10 @@ def test_root_causes_come_first_in_findings_and_batches(served):
     listed = served.client.get("/v1/batches", headers=headers).json()["batches"]
     ranked = [b["fixes_causes_of"] for b in listed if b["run_id"] == "2026-11.001"]
     assert ranked[0] > 0 and ranked == sorted(ranked, reverse=True)
+    # The batch shows what the list says of it.
+    items = next(b for b in listed if b["batch_id"] == "2026-11.001/wms:item")
+    shown = served.client.get(ITEMS, headers=headers).json()
+    assert shown["fixes_causes_of"] == items["fixes_causes_of"] == 4
 
 
 def test_a_body_that_is_not_json_is_a_bad_request(served):
@@ -304,7 +246,7 @@ def test_a_body_that_is_not_json_is_a_bad_request(served):
 def test_a_job_outlives_the_server_and_one_cut_off_says_it_was_interrupted(served):
     headers = served.as_("acme", "preparer")
     done = served.client.post("/v1/runs", headers=headers, json={"period": "2026-11"}).json()
-    assert _wait(served, done["id"], headers)["state"] == "finished"
+    assert served.wait(done["id"], headers)["state"] == "finished"
     # A job the server had queued when it stopped is in the catalog, and in no server's memory.
     cut_off = Job(
         "0123456789abcdef", "acme", "2026-12", False, "key:x", "2026-12-04T10:00:00+00:00"
