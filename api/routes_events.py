@@ -24,8 +24,8 @@ _EVENTS_EXAMPLE = [
         "shipment_ref": "SH-0000042",
         "seq": "5",
         "status": "IN_TRANSIT",
-        "event_time": "2026-11-04T16:00:00Z",
-        "recorded_at": "2026-11-04T16:02:00Z",
+        "event_time": "2026-11-08T16:00:00Z",
+        "recorded_at": "2026-11-08T16:02:00Z",
         "location": "Reno NV",
     }
 ]

@@ -19,13 +19,13 @@ router = APIRouter(tags=["validate"])
 
 _RECORDS_EXAMPLE = [
     {
-        "shipment_ref": "SH-0000042",
-        "scac": "NRTH",
+        "shipment_ref": "SH-9000002",
+        "scac": "ZZZZ",
         "pickup_at": "2026-11-03T08:00:00Z",
         "delivered_at": "2026-11-04T15:30:00Z",
         "status": "DELIVERED",
         "freight_cost": "412.50",
-        "carrier_invoice_no": "INV-NRTH-00004",
+        "carrier_invoice_no": "INV-NRTH-90001",
     }
 ]
 _BODY = {
@@ -41,7 +41,11 @@ _BODY = {
         },
         CSV: {
             "schema": {"type": "string"},
-            "example": "shipment_ref,scac,status\nSH-0000042,NRTH,DELIVERED\n",
+            "example": (
+                "shipment_ref,scac,pickup_at,delivered_at,status,freight_cost,"
+                "carrier_invoice_no\nSH-9000002,ZZZZ,2026-11-03T08:00:00Z,"
+                "2026-11-04T15:30:00Z,DELIVERED,412.50,INV-NRTH-90001\n"
+            ),
         },
         ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}},
     },

@@ -142,11 +142,16 @@ def test_the_success_examples_are_what_the_server_answers(served):
     def example(path: str, method: str = "post") -> dict:
         return paths[path][method]["responses"]["200"]["content"]["application/json"]["example"]
 
+    def posted(path: str) -> list:
+        return paths[path]["post"]["requestBody"]["content"]["application/json"]["example"]
+
     # The README's validate example: a shipment of a carrier the ERP lacks.
+    assert posted("/v1/validate") == [SHIPMENT]
     validated = served.client.post(
         "/v1/validate?entity=shipment&system=tms&period=2026-11", headers=headers, json=[SHIPMENT]
     )
     assert validated.json() == example("/v1/validate")
+    assert posted("/v1/events") == [LATE_EVENT]
     events = served.client.post(
         "/v1/events?entity=shipment_event&system=tms", headers=headers, json=[LATE_EVENT]
     )
