@@ -221,7 +221,17 @@ def jsonable(value: object) -> object:
 
 
 def rows(table: pa.Table) -> list[dict]:
-    return [{k: jsonable(v) for k, v in row.items()} for row in table.to_pylist()]
+    """The rows of `table` as JSON objects; only money and times need turning into text."""
+    found = table.to_pylist()
+    special = [f.name for f in table.schema if pa.types.is_decimal(f.type) or _is_time(f.type)]
+    for row in found:
+        for name in special:
+            row[name] = jsonable(row[name])
+    return found
+
+
+def _is_time(type_: pa.DataType) -> bool:
+    return pa.types.is_timestamp(type_) or pa.types.is_date(type_)
 
 
 def run_rows(findings: pa.Table) -> list[dict]:
