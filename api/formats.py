@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import struct
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from fastapi import Response
 
+from adapters.arrow_ipc import decompressed_bytes
 from engine.lifecycle import RUN_FINDINGS_SCHEMA
 
 from .problems import ApiProblem
@@ -173,22 +175,17 @@ def _arrow_records(body: bytes, *, stream: bool, max_bytes: int | None) -> pa.Ta
     try:
         reader = pa.ipc.open_stream(body) if stream else pa.ipc.open_file(body)
         _check_arrow_columns(reader.schema)
-        batches = (
-            reader if stream else (reader.get_batch(n) for n in range(reader.num_record_batches))
-        )
-        read, size = [], 0
-        for batch in batches:
-            # Batches are decompressed one at a time, so a small body cannot fill the memory.
-            size += batch.nbytes
-            if max_bytes is not None and size > max_bytes:
-                raise ApiProblem(
-                    413,
-                    f"the Arrow {kind} holds over {max_bytes:,} bytes of values once "
-                    "decompressed, this server's limit; send fewer records per request.",
-                )
-            read.append(batch)
-        return pa.Table.from_batches(read, schema=reader.schema)
-    except (pa.ArrowInvalid, OSError) as exc:
+        # Sized from the metadata before anything is decompressed, so a small body cannot
+        # fill the memory. A file holds its batches as a stream after its 8-byte magic.
+        size = decompressed_bytes(pa.py_buffer(body) if stream else pa.py_buffer(body)[8:])
+        if max_bytes is not None and size > max_bytes:
+            raise ApiProblem(
+                413,
+                f"the Arrow {kind} holds {size:,} bytes of values once decompressed, over "
+                f"this server's limit of {max_bytes:,}; send fewer records per request.",
+            )
+        return reader.read_all()
+    except (pa.ArrowInvalid, OSError, ValueError, struct.error) as exc:
         raise ApiProblem(422, f"the body is not an Arrow IPC {kind}: {exc}.") from None
 
 
@@ -199,11 +196,15 @@ def _check_arrow_columns(schema: pa.Schema) -> None:
         if field.name in seen:
             raise ApiProblem(422, f"the Arrow body names the column {field.name!r} twice.")
         seen.add(field.name)
-        if pa.types.is_nested(field.type):
+        # A dictionary holds its values in another type, an extension type in its storage.
+        kind = field.type
+        while isinstance(kind, pa.DictionaryType | pa.BaseExtensionType):
+            kind = kind.value_type if pa.types.is_dictionary(kind) else kind.storage_type
+        if pa.types.is_nested(kind):
             raise ApiProblem(
                 422, f"{field.name} holds nested values ({field.type}); send plain values."
             )
-        if pa.types.is_float16(field.type) or pa.types.is_decimal256(field.type):
+        if pa.types.is_float16(kind) or pa.types.is_decimal256(kind):
             raise ApiProblem(
                 422,
                 f"{field.name} is {field.type}, which cannot be read; send it as text, a "

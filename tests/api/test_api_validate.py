@@ -264,6 +264,18 @@ def _arrow_of(table: pa.Table, *, compression: str | None = None) -> bytes:
             "scac is halffloat, which cannot be read; send it as text, a 32- or 64-bit float, "
             "or a decimal of at most 38 digits.",
         ),
+        (
+            pa.DictionaryArray.from_arrays(pa.array([0], pa.int32()), pa.array([["NRTH"]])),
+            "scac holds nested values (dictionary<values=list<item: string>, indices=int32, "
+            "ordered=0>); send plain values.",
+        ),
+        (
+            pa.DictionaryArray.from_arrays(
+                pa.array([0], pa.int32()), pa.array([1.5], pa.float16())
+            ),
+            "scac is dictionary<values=halffloat, indices=int32, ordered=0>, which cannot be "
+            "read; send it as text, a 32- or 64-bit float, or a decimal of at most 38 digits.",
+        ),
     ],
 )
 def test_arrow_columns_the_checks_cannot_read_are_refused(served, column, detail):
@@ -283,6 +295,20 @@ def test_a_compressed_arrow_body_is_held_to_the_body_limit_once_decompressed(mak
     response = _post(served, body, "application/vnd.apache.arrow.stream")
     assert response.status_code == 413, response.text
     assert response.json()["detail"] == (
-        "the Arrow stream holds over 100,000 bytes of values once decompressed, this server's "
-        "limit; send fewer records per request."
+        "the Arrow stream holds 1,000,135 bytes of values once decompressed, over this "
+        "server's limit of 100,000; send fewer records per request."
     )
+
+
+def test_the_decompressed_size_of_an_arrow_body_is_read_without_decompressing_it():
+    from adapters.arrow_ipc import decompressed_bytes
+
+    table = pa.Table.from_pylist([_shipment(f"SH-{n}") for n in range(100)])
+    table = table.append_column("kind", pa.array(["a", "b"] * 50).dictionary_encode())
+    sizes = {
+        compression: decompressed_bytes(pa.py_buffer(_arrow_of(table, compression=compression)))
+        for compression in (None, "zstd", "lz4")
+    }
+    assert sizes == dict.fromkeys((None, "zstd", "lz4"), sizes[None])
+    # Every buffer of the batch and of the dictionary counts, each padded to 8 bytes.
+    assert table.nbytes <= sizes[None] <= table.nbytes + 8 * 2 * (table.num_columns + 1)
