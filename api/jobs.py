@@ -1,5 +1,5 @@
 """Runs started through the API: each a job on a small pool of threads, one run at a time per
-tenant.
+tenant, the tenant's others waiting their turn off the pool.
 
 A job is written to its tenant's catalog when it is queued, starts and ends, so its state
 outlives the server: after a restart a job that had not ended says it was interrupted
@@ -15,6 +15,7 @@ import logging
 import secrets
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -96,22 +97,29 @@ class Jobs:
         self._scrub = scrub
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run")
         self._live: dict[str, Job] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        # A tenant's runs go one at a time: the others wait here, not on a worker, so one
+        # tenant's queue never holds up another's.
+        self._waiting: dict[str, deque[tuple[Job, Tenant]]] = {}
+        self._busy: set[str] = set()
         self._lock = threading.Lock()
+        # Held while a new job is checked against the jobs before it and queued, so two
+        # requests cannot both pass the check.
+        self.admission = threading.Lock()
 
     def start(self, tenant: Tenant, *, period: str, full: bool, user: str) -> Job:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         job = Job(secrets.token_hex(8), tenant.tenant_id, period, full, user, now)
         with self._lock:
             self._live[job.job_id] = job
-            lock = self._locks.setdefault(tenant.tenant_id, threading.Lock())
         try:
             save_job(tenant, job)
         except TallyclerkError:
             with self._lock:
                 self._live.pop(job.job_id, None)
             raise
-        self._pool.submit(self._run, job, tenant, lock)
+        with self._lock:
+            self._waiting.setdefault(tenant.tenant_id, deque()).append((job, tenant))
+        self._next(tenant.tenant_id)
         return job
 
     def get(self, tenant: Tenant, job_id: str) -> Job | None:
@@ -156,15 +164,29 @@ class Jobs:
             jobs.append(job)
         return jobs
 
-    def _run(self, job: Job, tenant: Tenant, lock: threading.Lock) -> None:
-        with lock:
-            job.state = "running"
-            try:
-                save_job(tenant, job)
-                self._run_now(job, tenant)
-            except TallyclerkError as exc:
-                # The catalog could not record the start: the run did not begin.
-                job.state, job.error = "failed", self._scrub(str(exc))
+    def _next(self, tenant_id: str) -> None:
+        """Hand the tenant's next waiting job to a worker, unless one of its jobs runs."""
+        with self._lock:
+            waiting = self._waiting.get(tenant_id)
+            if tenant_id in self._busy or not waiting:
+                return
+            job, tenant = waiting.popleft()
+            self._busy.add(tenant_id)
+        try:
+            self._pool.submit(self._run, job, tenant)
+        except RuntimeError:
+            # The server is stopping: the job stays queued, and reads as interrupted.
+            with self._lock:
+                self._busy.discard(tenant_id)
+
+    def _run(self, job: Job, tenant: Tenant) -> None:
+        job.state = "running"
+        try:
+            save_job(tenant, job)
+            self._run_now(job, tenant)
+        except TallyclerkError as exc:
+            # The catalog could not record the start: the run did not begin.
+            job.state, job.error = "failed", self._scrub(str(exc))
         try:
             save_job(tenant, job)
         except TallyclerkError:
@@ -172,7 +194,9 @@ class Jobs:
         finally:
             with self._lock:
                 self._live.pop(job.job_id, None)
+                self._busy.discard(job.tenant_id)
         self._metrics.runs.labels(job.tenant_id, job.state).inc()
+        self._next(job.tenant_id)
 
     def _run_now(self, job: Job, tenant: Tenant) -> None:
         def progress(stage: str, done: int, total: int) -> None:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tallyclerk.errors import ConfigError
+from tallyclerk.wording import article
 
 KEYS_FILE = ".tallyclerk-keys.sqlite"
 PREFIX = "tck"
@@ -101,8 +102,8 @@ class KeyStore:
             )
         elif tenant is None:
             raise ConfigError(
-                f"a {role} key belongs to one tenant; give --tenant, the name of the tenant's "
-                "workspace folder."
+                f"{article(role)} key belongs to one tenant; give --tenant, the name of the "
+                "tenant's workspace folder."
             )
         elif not TENANT_ID.match(tenant):
             raise ConfigError(

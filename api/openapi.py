@@ -102,10 +102,13 @@ _DETAILS = {
     "2026-12-02T10:15:00+00:00.",
     410: "run 2026-08.001's files were removed, as retention removes old runs' folders; its "
     "findings history, batches and audit trail stay in the catalog.",
-    413: "the body is over 16,777,216 bytes, this server's limit; send fewer records per request.",
+    413: (
+        "the body is over 16,777,216 bytes, this server's limit; send a smaller body, or fewer "
+        "records per request."
+    ),
     415: "records cannot be sent as text/plain; send application/json, text/csv, "
     "application/vnd.apache.arrow.stream, application/vnd.apache.arrow.file.",
-    422: "body.period: String should match pattern '^\\d{4}-(0[1-9]|1[0-2])$'",
+    422: "body.period: String should match pattern '^[0-9]{4}-(0[1-9]|1[0-2])$'",
     429: "this key made 600 requests in the last minute, its limit; try again in 12 s.",
     503: "the catalog acme/.tallyclerk/catalog.sqlite is busy: another tallyclerk process held "
     "it for more than 10 s while this one tried to write; try again in a moment.",

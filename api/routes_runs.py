@@ -42,7 +42,7 @@ class StartRun(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"period": "2026-11", "full": False}]}
     )
 
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="The month, YYYY-MM.")
+    period: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="The month, YYYY-MM.")
     # Strict, so "yes" or 1 is refused rather than read as true.
     full: StrictBool = Field(
         False, description="Read every source in full, ignoring watermarks; true or false."
@@ -72,10 +72,10 @@ def start_run(
     that identity from approving the run's batches. A period before the latest run's, or
     before that of a run still queued or running, is refused (409), as the run would be."""
     request.app.state.tenants.workspace(who.tenant)
-    _refuse_earlier_period(request.app.state.jobs, who, start.period)
-    job = request.app.state.jobs.start(
-        who.tenant, period=start.period, full=start.full, user=who.user
-    )
+    jobs = request.app.state.jobs
+    with jobs.admission:
+        _refuse_earlier_period(jobs, who, start.period)
+        job = jobs.start(who.tenant, period=start.period, full=start.full, user=who.user)
     href = f"/v1/runs/{job.job_id}"
     return JSONResponse(
         {"id": job.job_id, "state": job.state, "href": href},
@@ -93,11 +93,15 @@ def start_run(
 def list_runs(request: Request, who: Annotated[Caller, Depends(caller("view"))]) -> dict:
     jobs = request.app.state.jobs.of_tenant(who.tenant)
     by_run = {job.run_id: job for job in jobs if job.run_id}
-    listed = [_job_state(job) for job in jobs if job.run_id is None]
-    for row in reversed(_catalog_runs(who)):
+    # A run is placed by when it finished (then by its number), a job without a run by when
+    # it was started.
+    dated = [((job.created_at, 0), _job_state(job)) for job in jobs if job.run_id is None]
+    for seq, row in enumerate(_catalog_runs(who), start=1):
         job = by_run.get(row["run_id"])
-        listed.append(_with_files(who, _job_state(job) if job else _finished_state(row)))
-    return {"runs": listed}
+        state = _job_state(job) if job else _finished_state(row)
+        dated.append(((row["finished_at"], seq), _with_files(who, state)))
+    dated.sort(key=lambda pair: pair[0], reverse=True)
+    return {"runs": [state for _, state in dated]}
 
 
 @router.get(
@@ -318,7 +322,8 @@ def _files_state(who: Caller, run_id: str) -> str:
 def _catalog_runs(who: Caller) -> list[dict]:
     with who.tenant.catalog() as catalog, catalog.read() as con:
         found = con.execute(
-            "SELECT run_id, period, prepared_by, findings, counts FROM runs ORDER BY seq"
+            "SELECT run_id, period, prepared_by, findings, counts, finished_at FROM runs "
+            "ORDER BY seq"
         ).fetchall()
         batches = con.execute("SELECT run_id, batch_id FROM batches ORDER BY batch_id").fetchall()
     by_run: dict[str, list[str]] = {}

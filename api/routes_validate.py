@@ -77,7 +77,7 @@ async def validate(
     period: Annotated[
         str | None,
         Query(
-            pattern=r"^\d{4}-\d{2}$",
+            pattern=r"^[0-9]{4}-[0-9]{2}$",
             description="The month period filters mean (YYYY-MM); the current one by default.",
         ),
     ] = None,

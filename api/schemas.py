@@ -131,7 +131,7 @@ class RunState(BaseModel):
                         "done": 7,
                         "total": 14,
                         "stages_done": 2,
-                        "stages": 6,
+                        "stages": 8,
                     },
                     "error": None,
                     "findings": None,

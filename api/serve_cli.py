@@ -57,7 +57,7 @@ def serve(
         raise ConfigError("HTTPS needs both --certfile and --keyfile; give both or neither.")
     for option, path in (("--certfile", certfile), ("--keyfile", keyfile)):
         if path is not None and not path.is_file():
-            raise ConfigError(f"{option} {path}: no such file.")
+            raise ConfigError(f"{option} {path}: no such file; give the path of a PEM file.")
     if certfile is not None and keyfile is not None:
         _check_certificate(certfile, keyfile)
     settings = Settings(
@@ -80,7 +80,8 @@ def serve(
         server_header=False,
     )
     scheme = "https" if certfile else "http"
-    err.print(f"Serving {workspaces} on {scheme}://{host}:{bound}", highlight=False)
+    shown = f"[{host}]" if ":" in host else host
+    err.print(f"Serving {workspaces} on {scheme}://{shown}:{bound}", highlight=False)
     # uvicorn stops gracefully on SIGTERM, then raises the signal again for the previous
     # handler; a supervisor stopping the server is a normal stop, so that second one is let go.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)

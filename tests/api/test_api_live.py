@@ -65,9 +65,9 @@ def test_keys_are_made_listed_and_revoked_on_the_command_line(workspaces):
     )
     assert role.returncode == 2 and "unknown role 'boss'" in role.stderr
     create = ("keys", "create", "--workspaces", str(workspaces))
-    tenantless = _cli(*create, "--role", "viewer")
+    tenantless = _cli(*create, "--role", "admin")
     assert tenantless.returncode == 2
-    assert "a viewer key belongs to one tenant; give --tenant" in tenantless.stderr
+    assert "an admin key belongs to one tenant; give --tenant" in tenantless.stderr
     stranger = _cli(*create, "--tenant", "acme", "--role", "viewer", "--user", "nobody")
     assert stranger.returncode == 2
     assert "--user nobody: acme's tallyclerk.yaml declares no such user" in " ".join(

@@ -4,6 +4,7 @@ their findings in three formats with filters and pages, and their reports."""
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, timedelta
 
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
@@ -57,7 +58,9 @@ def test_a_failed_run_says_why_without_server_paths(served):
 
 def test_bad_run_requests_are_refused(served):
     headers = served.as_("acme", "preparer")
-    for body in ({"period": "2026-13"}, {"period": "Nov"}, {}, {"period": "2026-11", "x": 1}):
+    bad = ({"period": "2026-13"}, {"period": "Nov"}, {}, {"period": "2026-11", "x": 1})
+    # Digits of another script are digits to a regular expression, not to a period.
+    for body in (*bad, {"period": "\uff12\uff10\uff12\uff17-03"}):
         response = served.client.post("/v1/runs", headers=headers, json=body)
         assert response.status_code == 422, body
         assert response.headers["content-type"] == PROBLEM
@@ -248,9 +251,9 @@ def test_a_job_outlives_the_server_and_one_cut_off_says_it_was_interrupted(serve
     done = served.client.post("/v1/runs", headers=headers, json={"period": "2026-11"}).json()
     assert served.wait(done["id"], headers)["state"] == "finished"
     # A job the server had queued when it stopped is in the catalog, and in no server's memory.
-    cut_off = Job(
-        "0123456789abcdef", "acme", "2026-12", False, "key:x", "2026-12-04T10:00:00+00:00"
-    )
+    # Started after the other run finished, so it is listed first.
+    started = (datetime.now(UTC) + timedelta(seconds=1)).isoformat(timespec="seconds")
+    cut_off = Job("0123456789abcdef", "acme", "2026-12", False, "key:x", started)
     save_job(Tenant("acme", served.root / "acme"), cut_off)
 
     restarted = TestClient(create_app(Settings(workspaces=served.root)))
@@ -270,3 +273,34 @@ def test_a_job_outlives_the_server_and_one_cut_off_says_it_was_interrupted(serve
     ]
     other = restarted.get("/v1/runs/0123456789abcdef", headers=served.as_("globex", "viewer"))
     assert other.status_code == 404
+
+
+def test_one_tenants_queue_does_not_hold_up_another_tenants_run(served, monkeypatch):
+    import threading
+
+    import api.jobs
+    from tallyclerk.errors import RunError
+
+    release = threading.Event()
+
+    def run_workspace(folder, period, **_):
+        # acme's runs take until the test lets them go; globex's fail at once.
+        if folder.name == "acme":
+            release.wait(60)
+        raise RunError(f"{folder.name} {period} stopped by the test")
+
+    monkeypatch.setattr(api.jobs, "run_workspace", run_workspace)
+    acme, globex = served.as_("acme", "preparer"), served.as_("globex", "preparer")
+    first = served.client.post("/v1/runs", headers=acme, json={"period": "2026-12"}).json()
+    second = served.client.post("/v1/runs", headers=acme, json={"period": "2027-01"}).json()
+    other = served.client.post("/v1/runs", headers=globex, json={"period": "2026-12"}).json()
+    try:
+        # Two workers: acme's waiting run must not take the one globex's run needs.
+        assert served.wait(other["id"], globex)["error"] == "globex 2026-12 stopped by the test"
+        assert served.client.get(f"/v1/runs/{second['id']}", headers=acme).json()["state"] == (
+            "queued"
+        )
+    finally:
+        release.set()
+    assert served.wait(first["id"], acme)["state"] == "failed"
+    assert served.wait(second["id"], acme)["error"] == "acme 2027-01 stopped by the test"
