@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.canonical import ENTITIES
-from adapters.mapping import source_fields
 from adapters.postgres_apply import Change, Outcome, Write, apply_changes
+from adapters.source_fields import source_fields
 from tallyclerk.errors import ApplyError, CatalogError, ConfigError
 
 from . import audit

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from adapters.canonical import ENTITIES, SQL_TYPES
-from adapters.mapping import SourceField, source_fields
+from adapters.source_fields import SourceField, source_fields
 from tallyclerk.wording import plural
 
 from .config import LoadedWorkspace
@@ -54,7 +54,7 @@ class PayloadContext:
     fields: Mapping[tuple[str, str], Mapping[str, SourceField]] = field(default_factory=dict)
     tables: Mapping[str, pa.Table] = field(default_factory=dict)
     posting_date: str = ""
-    # Decimals of source fields, by (system, entity): see `adapters.mapping.source_scales`.
+    # Decimals of source fields, by (system, entity): see `adapters.source_fields.source_scales`.
     scales: Mapping[tuple[str, str], Mapping[str, int]] = field(default_factory=dict)
 
     @classmethod

@@ -24,8 +24,9 @@ from sqlglot import exp
 
 from adapters.base import FILE_COLUMN, LINE_COLUMN, ROW_COLUMN, SourceIssue
 from adapters.canonical import ENTITIES, Entity
-from adapters.mapping import BAD_COLUMNS, Mapped, NumberFormat, apply_mapping, source_scales
+from adapters.mapping import BAD_COLUMNS, Mapped, NumberFormat, apply_mapping
 from adapters.secrets import Secrets
+from adapters.source_fields import source_scales
 from rules.sql import columns_of
 from tallyclerk.errors import SourceError
 

@@ -8,7 +8,8 @@ import pyarrow as pa
 import pytest
 
 from adapters.inverse import linear
-from adapters.mapping import NumberFormat, source_fields, source_scales
+from adapters.mapping import NumberFormat
+from adapters.source_fields import source_fields, source_scales
 from rules.sql import parse_expression
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.mapping import source_fields
+from adapters.source_fields import source_fields
 from engine import batches
 from engine.actions import action_risk, derive_actions
 from engine.apply import export_batch
