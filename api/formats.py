@@ -14,7 +14,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from fastapi import Response
+from fastapi import Request, Response
 
 from adapters.arrow_ipc import decompressed_bytes
 from engine.lifecycle import RUN_FINDINGS_SCHEMA
@@ -30,12 +30,11 @@ PARQUET_ALIASES = ("application/x-parquet", "application/parquet")
 RECORD_TYPES = (JSON, CSV, ARROW_STREAM, ARROW_FILE)
 
 
-def posted_table(
-    body: bytes, content_type: str | None, *, limit: int, noun: str, max_bytes: int
-) -> pa.Table:
-    """The records of a POST body; none, or more than `limit`, are refused, as is an Arrow
-    body holding more than `max_bytes` once decompressed."""
-    table = records_table(body, content_type, max_bytes=max_bytes)
+def posted_table(request: Request, body: bytes, *, limit: int, noun: str) -> pa.Table:
+    """The records of a request's body; none, or more than `limit`, are refused, as is an
+    Arrow body holding more than the server's body limit once decompressed."""
+    max_bytes = request.app.state.settings.max_body_bytes
+    table = records_table(body, request.headers.get("content-type"), max_bytes=max_bytes)
     if table.num_rows > limit:
         raise ApiProblem(
             413,

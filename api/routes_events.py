@@ -77,14 +77,8 @@ async def post_events(
         found_system, index = source_of(workspace, system, entity)
         ref = f"{found_system}.{entity}"
         rules = sequence_rules(workspace, ref)
-        settings = request.app.state.settings
-        raw = posted_table(
-            body,
-            request.headers.get("content-type"),
-            limit=settings.max_events,
-            noun="events",
-            max_bytes=settings.max_body_bytes,
-        )
+        limit = request.app.state.settings.max_events
+        raw = posted_table(request, body, limit=limit, noun="events")
 
         snapshot = map_records(
             workspace,

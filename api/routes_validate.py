@@ -84,7 +84,7 @@ async def validate(
 ) -> JSONResponse:
     """Map the records as the month-end run would, quarantine values that do not fit, and
     run the rules that read them: those named, the packs' rules, or by default every
-    rule of the workspace reading the entity of that system. Other tables a rule reads
+    rule of the workspace judging the entity of that system. Other tables a rule reads
     (master data) come from the tenant's latest finished run."""
     tenants = request.app.state.tenants
     body = await request.body()
@@ -94,14 +94,8 @@ async def validate(
         workspace = tenants.workspace(who.tenant)
         found_system, index = source_of(workspace, system, entity)
         rules = select_rules(workspace, f"{found_system}.{entity}", rule or [], pack or [])
-        settings = request.app.state.settings
-        raw = posted_table(
-            body,
-            request.headers.get("content-type"),
-            limit=settings.max_records,
-            noun="records",
-            max_bytes=settings.max_body_bytes,
-        )
+        limit = request.app.state.settings.max_records
+        raw = posted_table(request, body, limit=limit, noun="records")
 
         latest: list = []
 
