@@ -63,6 +63,9 @@ class CompileContext:
     types: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # The SQL dialect the query will run in; a few functions differ between backends.
     dialect: str = "duckdb"
+    # Per snapshot, column lists no two of its rows share values of (NULL counting as a
+    # value), as measured on the data this query will read; a run measures none.
+    unique_keys: Mapping[str, Sequence[Sequence[str]]] = field(default_factory=dict)
 
     def columns(self, ref: str, *, where: str) -> Sequence[str]:
         """Columns of snapshot `system.entity`, or a RuleError naming the rule."""
@@ -87,6 +90,10 @@ class CompileContext:
     def type_of(self, ref: str, column: str) -> str | None:
         """The type family of a snapshot column, None when unknown."""
         return self.types.get(ref, {}).get(column)
+
+    def unique(self, ref: str, columns: Sequence[str]) -> bool:
+        """Whether no two rows of snapshot `ref` share the values of `columns`."""
+        return list(columns) in (list(key) for key in self.unique_keys.get(ref, ()))
 
     def owner(self, entity: str, field_name: str | None = None) -> str | None:
         """The system of record for an entity, or for one field of it."""

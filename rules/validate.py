@@ -50,8 +50,7 @@ from .validate_table import freshness_sql, row_count_sql
 
 def validate_sql(rule: ValidateRule, ctx: CompileContext) -> exp.Select:
     """Rows of `rule.table` failing any of the rule's checks, one finding per check and row."""
-    columns = ctx.columns(rule.table, where=where(rule.id, "table"))
-    key = list(rule.key) if rule.key else [columns[0]]
+    key = rule_key(rule, ctx.columns(rule.table, where=where(rule.id, "table")))
     ctx.require(rule.table, key, where=where(rule.id, "key"))
     checked = Checked(rule, ctx, key)
 
@@ -60,7 +59,16 @@ def validate_sql(rule: ValidateRule, ctx: CompileContext) -> exp.Select:
     if len(on_rows) > 1:
         bodies = [in_one_scan(on_rows), *(b for b in bodies if not _on_its_row(b))]
     failed = bodies[0] if len(bodies) == 1 else exp.union(*bodies, distinct=False)
+    if ctx.unique(rule.table, key):
+        # Each failing row is then a finding of its own: no two checks of a rule find one
+        # problem on one field (the model refuses that), so none share a key, field and problem.
+        return failed
     return _one_per_key(failed)
+
+
+def rule_key(rule: ValidateRule, columns: Sequence[str]) -> list[str]:
+    """The columns naming a row in the rule's findings: its key, or else the table's first."""
+    return list(rule.key) if rule.key else [columns[0]]
 
 
 def _on_its_row(body: exp.Select) -> bool:

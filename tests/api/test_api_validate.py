@@ -92,6 +92,30 @@ def test_json_csv_and_arrow_bodies_give_the_same_findings(served):
     assert len(answers[0]["findings"]) == 2
 
 
+LATE = (
+    "delivered_at 2026-11-01 08:00:00+00 fails the check: "
+    "delivered_at IS NULL OR delivered_at >= shipped_at"
+)
+
+
+@pytest.mark.parametrize(
+    ("refs", "message"),
+    [
+        # Every record its own key: each failing record is a finding of its own.
+        (["SH-9000003", "SH-9000004"], LATE),
+        # Two records under one key make one finding that counts them.
+        (["SH-9000003", "SH-9000003"], f"{LATE} (2 rows with this key)"),
+    ],
+)
+def test_records_sharing_a_key_make_one_finding_and_unique_ones_one_each(served, refs, message):
+    late = {"delivered_at": "2026-11-01T08:00:00Z"}
+    records = [_shipment(ref, **late) for ref in refs]
+    answer = served.client.post(SHIPMENTS, headers=served.as_("acme", "viewer"), json=records)
+    findings = answer.json()["findings"]
+    assert sorted(f["key"] for f in findings) == sorted({f"shipment_id={r}" for r in refs})
+    assert {f["message"] for f in findings} == {message}
+
+
 def test_findings_have_the_columns_of_a_runs_findings_in_the_same_order(served):
     answer = served.client.post(
         SHIPMENTS, headers=served.as_("acme", "viewer"), json=RECORDS

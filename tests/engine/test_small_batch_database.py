@@ -46,3 +46,22 @@ def test_a_kept_statement_reads_what_each_cursor_has_registered_when_it_runs():
     # Several statements are run as they are, not kept.
     con = database.cursor()
     assert small_answer(con, "SELECT 1 AS a; SELECT 2 AS b").to_pydict() == {"b": [2]}
+
+
+def test_a_batch_key_counts_as_unique_only_when_no_two_records_share_it_nulls_included():
+    import pyarrow as pa
+
+    from engine.records import _unique_keys
+    from rules.model import ValidateRule
+
+    def rule(key: list[str] | None) -> ValidateRule:
+        check = {"check": "not_null", "column": "b"}
+        return ValidateRule(id="r", kind="validate", table="x.t", checks=[check], key=key)
+
+    rules = [rule(None), rule(["a", "b"]), rule(["b"]), rule(["c"])]
+    table = pa.table({"a": ["1", "2", "3"], "b": [None, "x", None], "c": ["p", None, "p"]})
+    # a is the first column, so the key of a rule naming none; a+b holds no repeat.
+    assert _unique_keys(rules, "x.t", table) == {"x.t": [["a"], ["a", "b"]]}
+    assert _unique_keys(rules, "x.other", table) == {}
+    twice = pa.table({"a": ["1", "1"], "b": ["x", "y"], "c": [None, None]})
+    assert _unique_keys(rules, "x.t", twice) == {"x.t": [["a", "b"], ["b"]]}
