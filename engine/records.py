@@ -233,6 +233,8 @@ def _unique_keys(rules: Sequence[AnyRule], ref: str, table: pa.Table) -> dict[st
 
 def _no_repeats(table: pa.Table, key: Sequence[str]) -> bool:
     """Whether no two rows share the values of `key`, two NULLs counting as the same."""
+    if len(key) == 1:
+        return len(pc.unique(table[key[0]])) == table.num_rows
     return table.group_by(list(key)).aggregate([]).num_rows == table.num_rows
 
 
