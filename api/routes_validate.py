@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from engine.records import check_records, select_rules, source_of
+from engine.records import check_records, select_rules, skipped_pack_rules, source_of
 
 from .auth import Caller, caller
 from .formats import ARROW_STREAM, CSV, JSON, posted_table, run_rows
@@ -93,7 +93,9 @@ async def validate(
         # The query is checked before the body is parsed, so a wrong entity is said as such.
         workspace = tenants.workspace(who.tenant)
         found_system, index = source_of(workspace, system, entity)
-        rules = select_rules(workspace, f"{found_system}.{entity}", rule or [], pack or [])
+        ref = f"{found_system}.{entity}"
+        rules = select_rules(workspace, ref, rule or [], pack or [])
+        unfit = skipped_pack_rules(workspace, ref, pack or [])
         limit = request.app.state.settings.max_records
         raw = posted_table(request, body, limit=limit, noun="records")
 
@@ -122,7 +124,7 @@ async def validate(
             "records": checked.records,
             "quarantined": checked.quarantined,
             "rules": list(checked.rules),
-            "skipped": checked.skipped,
+            "skipped": unfit | checked.skipped,
             "findings": run_rows(checked.findings),
         }
 

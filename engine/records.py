@@ -31,7 +31,7 @@ from adapters.mapping import NumberFormat, apply_mapping
 from rules.compile import compile_rule, finish_findings
 from rules.findings import CompileContext, family_of
 from rules.model import AnyRule, ValidateRule
-from rules.packs import PACKS, tables_read
+from rules.packs import PACKS, load_pack, tables_read
 from rules.sql import columns_of
 from rules.validate import rule_key
 from tallyclerk.duckdb_answers import SMALL_ROWS
@@ -40,7 +40,7 @@ from tallyclerk.errors import ConfigError
 from .backends.duckdb import DuckDBBackend
 from .config import LoadedWorkspace, parse_period
 from .findings import empty_findings, quarantine_findings, to_findings
-from .rule_set import rules_to_run
+from .rule_set import RuleSet, rules_to_run
 from .snapshot import Snapshot, quarantine
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ References = Callable[[str], pa.Table | None]
 _SQL: dict[str, str] = {}
 _SQL_CACHE = 512
 # A pack's rules fitted to a workspace that does not enable it, by workspace and pack.
-_PACK_RULES: dict[tuple[int, str], tuple[LoadedWorkspace, list[AnyRule]]] = {}
+_PACK_RULES: dict[tuple[int, str], tuple[LoadedWorkspace, RuleSet]] = {}
 # Rule kinds that judge records on their own (with master data to refer to). A match or an
 # aggregate compares a whole system with another, so it runs only when named, and what it
 # finds missing from the records' system is left out: the records are a batch, not all.
@@ -135,7 +135,7 @@ def select_rules(
     for pack in packs:
         if pack not in PACKS:
             raise ConfigError(f"unknown pack {pack!r}; the built-in packs are: {', '.join(PACKS)}.")
-        for rule in _pack_rules(workspace, pack):
+        for rule in _pack_rules(workspace, pack).rules:
             if _judges(rule, ref):
                 chosen.setdefault(rule.id, rule)
     if not rule_ids and not packs:
@@ -143,6 +143,23 @@ def select_rules(
             if _judges(rule, ref):
                 chosen[rule.id] = rule
     return list(chosen.values())
+
+
+def skipped_pack_rules(
+    workspace: LoadedWorkspace, ref: str, packs: Sequence[str]
+) -> dict[str, str]:
+    """The rules of `packs` that would judge records of `ref` but cannot run in this
+    workspace (a system kind it lacks or has twice, columns it does not map), and why."""
+    system, _, entity = ref.partition(".")
+    judged = f"{workspace.config.systems[system].kind}.{entity}"
+    found = {}
+    for pack in packs:
+        declared = {rule["id"]: rule for rule in load_pack(pack).rules}
+        for skipped in _pack_rules(workspace, pack).skipped:
+            rule = declared[skipped.rule_id]
+            if rule["kind"] in _ON_RECORDS and rule.get("table") == judged:
+                found[skipped.rule_id] = f"the {pack} pack's rule cannot run here: {skipped.reason}"
+    return found
 
 
 def _judges(rule: AnyRule, ref: str) -> bool:
@@ -353,10 +370,14 @@ def compiled_sql(rule: AnyRule, context: CompileContext) -> str:
     return sql
 
 
-def _pack_rules(workspace: LoadedWorkspace, pack: str) -> list[AnyRule]:
-    """The rules of a pack as they run in this workspace, whether it enables the pack or not."""
+def _pack_rules(workspace: LoadedWorkspace, pack: str) -> RuleSet:
+    """The rules of a pack as they run in this workspace, whether it enables the pack or not,
+    and those it cannot run."""
     if pack in workspace.config.packs:
-        return [rule for rule in workspace.rules if workspace.origins.get(rule.id) == pack]
+        return RuleSet(
+            rules=tuple(rule for rule in workspace.rules if workspace.origins.get(rule.id) == pack),
+            skipped=tuple(skipped for skipped in workspace.skipped if skipped.pack == pack),
+        )
     cached = _PACK_RULES.get((id(workspace), pack))
     if cached is not None and cached[0] is workspace:
         return cached[1]
@@ -368,8 +389,8 @@ def _pack_rules(workspace: LoadedWorkspace, pack: str) -> list[AnyRule]:
     found = rules_to_run([], [pack], kinds, context, path=workspace.root / "tallyclerk.yaml")
     if len(_PACK_RULES) >= _SQL_CACHE:
         _PACK_RULES.clear()
-    _PACK_RULES[(id(workspace), pack)] = (workspace, list(found.rules))
-    return list(found.rules)
+    _PACK_RULES[(id(workspace), pack)] = (workspace, found)
+    return found
 
 
 def _check_columns(raw: pa.Table, mapping: dict, types: dict[str, str], ref: str) -> None:

@@ -10,6 +10,7 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from api.formats import records_table
 from api.problems import ApiProblem
@@ -154,6 +155,24 @@ def test_a_pack_the_workspace_does_not_enable_can_be_applied(served):
     path = SHIPMENTS + "&pack=order-to-ship"
     answer = served.client.post(path, headers=served.as_("acme", "viewer"), json=RECORDS).json()
     assert answer["rules"] == ["order-to-ship.shipment-carried"]
+
+
+def test_a_pack_rule_the_workspace_cannot_run_is_said_skipped_and_why(served):
+    # A second TMS makes the pack's tms.shipment rule ambiguous: it names a system kind.
+    path = served.root / "acme" / "tallyclerk.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["systems"]["tms_eu"] = document["systems"]["tms"]
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    answer = served.client.post(
+        SHIPMENTS + "&pack=order-to-ship", headers=served.as_("acme", "viewer"), json=RECORDS
+    ).json()
+    assert answer["rules"] == []
+    assert answer["skipped"] == {
+        "order-to-ship.shipment-carried": "the order-to-ship pack's rule cannot run here: the "
+        "workspace has several tms systems (tms, tms_eu); copy the rule into rules: naming the "
+        "one to check"
+    }
 
 
 @pytest.mark.parametrize(
