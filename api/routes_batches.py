@@ -25,7 +25,7 @@ from engine.causes import causes_first_batches, explained_by_batch
 
 from .auth import Caller, caller
 from .formats import CSV, chosen_type
-from .problems import not_found
+from .problems import ApiProblem, not_found
 from .schemas import Batch, BatchDetail, BatchList, Decided, problems
 
 router = APIRouter(tags=["batches"])
@@ -73,7 +73,7 @@ class Reject(Approve):
     "/v1/batches",
     response_model=BatchList,
     summary="Batches of the tenant; within a run, those that fix root causes first",
-    responses=problems(401, 403, 404, 429),
+    responses=problems(401, 403, 404, 409, 429),
 )
 def list_batches(
     request: Request,
@@ -86,9 +86,12 @@ def list_batches(
         ),
     ] = None,
 ) -> dict:
-    """A run that does not exist is 404; one that has no batches (yet) lists none."""
+    """A run that does not exist is 404, one that failed 409; one that has no batches (yet)
+    lists none."""
     job = request.app.state.jobs.get(who.tenant, run) if run is not None else None
     if job is not None:
+        if job.state == "failed":
+            raise ApiProblem(409, f"run {run!r} failed, so it has no batches: {job.error}")
         if job.run_id is None:
             return {"batches": []}
         run = job.run_id

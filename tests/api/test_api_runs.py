@@ -54,6 +54,12 @@ def test_a_failed_run_says_why_without_server_paths(served):
     assert state["state"] == "failed"
     assert "items.csv" in state["error"]
     assert str(served.root) not in state["error"] and "/tmp" not in state["error"]
+    # It will never have batches: listing them says why, where waiting would list none.
+    listed = served.client.get(f"/v1/batches?run={job['id']}", headers=headers)
+    assert listed.status_code == 409
+    assert listed.json()["detail"] == (
+        f"run {job['id']!r} failed, so it has no batches: {state['error']}"
+    )
 
 
 def test_bad_run_requests_are_refused(served):
