@@ -12,8 +12,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from engine.access import PERMISSIONS
 from engine.config import load_workspace
 from tallyclerk.errors import ConfigError
+from tallyclerk.wording import article
 
 from .keys import KEYS_FILE, METRICS_ROLE, ROLES, KeyStore
 from .workflow import err, out
@@ -89,6 +91,24 @@ def serve(
         uvicorn.Server(config).run(sockets=[listening])
     finally:
         listening.close()
+
+
+def _check_role_within(role: str, user: str, user_role: str, tenant: str) -> None:
+    """A key acting as a user may do only what the user may: one whose role allows more
+    would be refused those steps at every request, so it is not made."""
+    if role not in ROLES:
+        return  # the key store names the roles
+
+    def within(key_role: str) -> bool:
+        return all(user_role in roles for roles in PERMISSIONS.values() if key_role in roles)
+
+    if not within(role):
+        fitting = " or ".join(r for r in ROLES if within(r))
+        raise ConfigError(
+            f"--role {role}: {user} is {article(user_role)} in {tenant}'s tallyclerk.yaml, and a "
+            f"key acting as {user} may do only what {user} may; give --role {fitting}, or "
+            f"change {user}'s role first."
+        )
 
 
 def _check_certificate(certfile: Path, keyfile: Path) -> None:
@@ -171,6 +191,7 @@ def keys_create(
                 f"{', '.join(sorted(users)) or 'none'}); declare the user under `users` first, "
                 "or leave out --user."
             )
+        _check_role_within(role, user, users[user], tenant)
     store = KeyStore(workspaces)
     try:
         secret, key = store.create(tenant=tenant, role=role, user=user)

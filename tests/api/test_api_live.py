@@ -73,6 +73,14 @@ def test_keys_are_made_listed_and_revoked_on_the_command_line(workspaces):
     assert "--user nobody: acme's tallyclerk.yaml declares no such user" in " ".join(
         stranger.stderr.split()
     )
+    # pat is a preparer: a key acting as pat may not decide, so it may not be an approver's.
+    beyond = _cli(*create, "--tenant", "acme", "--role", "approver", "--user", "pat")
+    assert beyond.returncode == 2
+    assert (
+        "--role approver: pat is a preparer in acme's tallyclerk.yaml, and a key acting as pat "
+        "may do only what pat may; give --role viewer or preparer, or change pat's role first."
+    ) in " ".join(beyond.stderr.split())
+    assert _cli(*create, "--tenant", "acme", "--role", "viewer", "--user", "pat").returncode == 0
 
 
 def _key(workspaces, tenant: str = "acme", role: str = "viewer") -> str:
