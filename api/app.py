@@ -31,7 +31,8 @@ Runs, findings, reports, ad-hoc validation and the approval workflow of tallycle
 authenticated tenants. Every request but `/healthz` carries an API key made by
 `tallyclerk keys create`, as `Authorization: Bearer tck_...`. A key belongs to one tenant
 and one role (viewer, preparer, approver, admin); anything of another tenant answers 404.
-Errors are `application/problem+json`.
+A request body may be sent with `Content-Encoding: gzip`; the body limit holds for it once
+decompressed. Errors are `application/problem+json`.
 """
 
 

@@ -1,17 +1,21 @@
 """Prometheus metrics of one server: runs by outcome, findings by severity and rule, and the
-latency of requests by route; and the ASGI layer that times requests and caps bodies."""
+latency of requests by route; and the ASGI layer that times requests and caps and decompresses
+bodies."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import pyarrow as pa
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .problems import PROBLEM_JSON
+from .encoding import decoded
+from .problems import ApiProblem, problem_response
 
+# Headers describing the body as sent, which the body the app reads replaces.
+_REWRITTEN = (b"content-encoding", b"content-length")
 _BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.06, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -53,8 +57,9 @@ class Metrics:
 
 
 class Guard:
-    """Pure ASGI: refuses bodies over `max_body` bytes with 413 before the app reads them,
-    and times every request into the latency histogram by its route's path template."""
+    """Pure ASGI: reads every body before the app does, refusing one over `max_body` bytes with
+    413 and decompressing one sent with gzip (see `api.encoding`), and times every request
+    into the latency histogram by its route's path template."""
 
     def __init__(self, app: ASGIApp, *, max_body: int, metrics: Metrics) -> None:
         self.app = app
@@ -74,13 +79,11 @@ class Guard:
             await send(message)
 
         try:
-            declared = _content_length(scope)
-            if declared is not None and declared > self.max_body:
-                await self._too_large(sending)
-                return
-            body, more = await self._read(receive)
-            if more:
-                await self._too_large(sending)
+            try:
+                body = await self._body(scope, receive)
+            except ApiProblem as refused:
+                answer = problem_response(refused.status, refused.detail, headers=refused.headers)
+                await answer(scope, receive, sending)
                 return
             await self.app(scope, _replay(body, receive), sending)
         finally:
@@ -89,6 +92,27 @@ class Guard:
             self.metrics.requests.labels(scope["method"], template, str(status["code"])).observe(
                 time.perf_counter() - started
             )
+
+    async def _body(self, scope: Scope, receive: Receive) -> bytes:
+        """The body as the app reads it: whole, within the limit and decompressed; the scope's
+        headers are changed to describe it."""
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body:
+            raise self._too_large()
+        body, more = await self._read(receive)
+        if more:
+            raise self._too_large()
+
+        # A request without a body has nothing to decode, whatever its headers say.
+        encoding = _header(scope, b"content-encoding")
+        if not body or encoding is None:
+            return body
+        body = await run_in_threadpool(decoded, body, encoding, max_body=self.max_body)
+
+        # In place, as the router adds the route to this scope: the timing above reads it.
+        kept = [(name, value) for name, value in scope["headers"] if name not in _REWRITTEN]
+        scope["headers"] = [*kept, (b"content-length", b"%d" % len(body))]
+        return body
 
     async def _read(self, receive: Receive) -> tuple[bytes, bool]:
         """The whole body, or what arrived before it passed the limit and True."""
@@ -105,19 +129,12 @@ class Guard:
             if not message.get("more_body", False):
                 return b"".join(chunks), False
 
-    async def _too_large(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": "Request body too large",
-                "status": 413,
-                "detail": f"the body is over {self.max_body:,} bytes, this server's limit; "
-                "send a smaller body, or fewer records per request.",
-            }
-        ).encode()
-        headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", b"%d" % len(body))]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    def _too_large(self) -> ApiProblem:
+        return ApiProblem(
+            413,
+            f"the body is over {self.max_body:,} bytes, this server's limit; send a smaller body, "
+            "or fewer records per request.",
+        )
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -128,6 +145,12 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    """A header's value; several lines of it are one comma-separated list, as HTTP reads them."""
+    values = [value.decode("latin-1") for key, value in scope.get("headers", []) if key == name]
+    return ", ".join(values) if values else None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

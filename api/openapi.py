@@ -87,8 +87,13 @@ _EXAMPLES = {
 }
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
-# The body limit and an unparsable JSON body hold for every POST, whatever its route declares.
-_EVERY_POST = (400, 413)
+# The body limit, an unparsable JSON or gzip body and a content coding other than gzip hold
+# for every POST, whatever its route declares.
+_EVERY_POST = (400, 413, 415)
+_RECORDS_TYPE = (
+    "records cannot be sent as text/plain; send application/json, text/csv, "
+    "application/vnd.apache.arrow.stream, application/vnd.apache.arrow.file."
+)
 _DETAILS = {
     400: "the body is not valid JSON.",
     401: "no API key: send one as `Authorization: Bearer tck_...`; the server's operator's "
@@ -106,8 +111,8 @@ _DETAILS = {
         "the body is over 16,777,216 bytes, this server's limit; send a smaller body, or fewer "
         "records per request."
     ),
-    415: "records cannot be sent as text/plain; send application/json, text/csv, "
-    "application/vnd.apache.arrow.stream, application/vnd.apache.arrow.file.",
+    415: "the body is encoded as br, which this server does not read; send it compressed with "
+    "gzip (Content-Encoding: gzip or x-gzip), or not compressed.",
     422: "body.period: String should match pattern '^[0-9]{4}-(0[1-9]|1[0-2])$'",
     429: "this key made 600 requests in the last minute, its limit; try again in 12 s.",
     503: "the catalog acme/.tallyclerk/catalog.sqlite is busy: another tallyclerk process held "
@@ -119,9 +124,11 @@ _NOT_RUNNING_YET = (
 # Where the detail above would speak of what an operation does not take, its own.
 _OPERATION_DETAILS = {
     ("post", "/v1/validate"): {
+        415: _RECORDS_TYPE,
         422: "invalid period '2026-13': write a month as YYYY-MM, for example 2026-11.",
     },
     ("post", "/v1/events"): {
+        415: _RECORDS_TYPE,
         422: "system 'erp' maps no source onto shipment_event; the systems that do: tms.",
     },
     ("post", "/v1/runs"): {
