@@ -146,6 +146,11 @@ _OPERATION_DETAILS = {
         409: _NOT_RUNNING_YET,
         422: "query.kind: Input should be 'run' or 'executive'",
     },
+    ("get", "/v1/batches"): {
+        409: "run '9f2c41d07a3e5b18' failed, so it has no batches: erp.item: file "
+        "harborline/erp/items.csv does not exist. Check the `file:` path in tallyclerk.yaml (it "
+        "is relative to the workspace folder), or export the file again.",
+    },
     ("get", "/v1/batches/{run_id}/{pair}"): {
         404: "batch '2026-11.001/wms:nothing' does not exist, or is not this key's tenant's.",
     },
