@@ -32,12 +32,16 @@ def to_findings(table: pa.Table) -> pa.Table:
 
 
 def quarantine_findings(snapshots: Iterable) -> pa.Table:
-    """One data-quality finding per value that broke the canonical schema."""
+    """One data-quality finding per key and column holding a value that broke the canonical
+    schema; several records under one key make one finding that counts them, as in a rule."""
     rows = []
     for snapshot in snapshots:
         rule_id = f"schema.{table_name(snapshot.ref)}"
+        alike: dict[tuple[str, str], list] = {}
         for item in snapshot.quarantined:
-            key = item.key or f"row={item.row}"
+            alike.setdefault((item.key or f"row={item.row}", item.column), []).append(item)
+        for (key, column), items in alike.items():
+            item = items[0]
             value = "NULL" if item.value is None else repr(item.value)
             # A record named by its row, not its key, has no usable key: it leaves the snapshot.
             kept = (
@@ -45,26 +49,25 @@ def quarantine_findings(snapshots: Iterable) -> pa.Table:
                 if key.startswith("row=")
                 else "the value is quarantined and read as NULL"
             )
+            more = f" ({len(items)} rows with this key)" if len(items) > 1 else ""
             rows.append(
                 {
-                    "finding_id": finding_id(
-                        rule_id, snapshot.entity, key, item.column, "quarantined"
-                    ),
+                    "finding_id": finding_id(rule_id, snapshot.entity, key, column, "quarantined"),
                     "rule_id": rule_id,
                     "kind": "validate",
                     "severity": "high",
                     "entity": snapshot.entity,
                     "problem": "quarantined",
                     "key": key,
-                    "field": item.column,
+                    "field": column,
                     "systems": snapshot.system,
                     "owner_system": None,
                     "owner_value": None,
                     "other_value": item.value,
                     "amount_at_risk": None,
                     "message": (
-                        f"{item.where or snapshot.source_file}: {item.column} {value} "
-                        f"{item.reason}; {kept}."
+                        f"{item.where or snapshot.source_file}: {column} {value} "
+                        f"{item.reason}; {kept}{more}."
                     ),
                     "owner_team": None,
                     "rule_version": None,

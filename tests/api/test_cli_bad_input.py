@@ -297,6 +297,29 @@ def test_value_of_wrong_type_is_quarantined_and_reported(tmp_path):
     ).exists()
 
 
+def test_bad_values_of_one_column_under_one_key_make_one_finding_that_counts_them(tmp_path):
+    # Two records of item 2 with weights that do not cast once failed the close outright: both
+    # findings had one id, which a run's finding history holds once.
+    folder = _workspace(tmp_path)
+    (folder / "wms" / "items.csv").write_text(ITEMS_WMS.replace("6.61", "six") + "2,Wrap,seven\n")
+    result = _run("run", str(folder), "--period", "2026-11")
+    assert result.returncode == 0, result.stderr
+    findings = pq.read_table(folder / ".tallyclerk" / "runs" / "2026-11.001" / "findings.parquet")
+    quarantined = [
+        (f["key"], f["field"], f["message"])
+        for f in findings.to_pylist()
+        if f["problem"] == "quarantined"
+    ]
+    assert quarantined == [
+        (
+            "item_id=2",
+            "weight_kg",
+            "wms/items.csv line 3: weight_kg 'six' is not a valid decimal; the value is "
+            "quarantined and read as NULL (2 rows with this key).",
+        )
+    ]
+
+
 def test_missing_workspace_file_is_a_usage_error(tmp_path):
     result = _run("run", str(tmp_path), "--period", "2026-11")
     assert result.returncode == 2
