@@ -160,8 +160,12 @@ def _csv_records(body: bytes) -> pa.Table:
         raise ApiProblem(422, "the CSV body has no header row naming its columns.")
     if len(set(header)) != len(header):
         raise ApiProblem(422, "the CSV header names a column twice.")
+    # Only an empty field is missing, quoted or not, as in a file a run reads: NA, NULL and
+    # n/a are values (pyarrow would read its whole list of such words as NULL).
     options = pa_csv.ConvertOptions(
-        column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=True
+        column_types=dict.fromkeys(header, pa.string()),
+        strings_can_be_null=True,
+        null_values=[""],
     )
     try:
         return pa_csv.read_csv(io.BytesIO(text.encode()), convert_options=options)
