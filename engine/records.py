@@ -249,10 +249,17 @@ def _unique_keys(rules: Sequence[AnyRule], ref: str, table: pa.Table) -> dict[st
 
 
 def _no_repeats(table: pa.Table, key: Sequence[str]) -> bool:
-    """Whether no two rows share the values of `key`, two NULLs counting as the same."""
-    if len(key) == 1:
-        return len(pc.unique(table[key[0]])) == table.num_rows
-    return table.group_by(list(key)).aggregate([]).num_rows == table.num_rows
+    """Whether no two rows share the key as a finding writes it ("a=1, b=NULL"): a NULL
+    and the text NULL, or "x, b=y" and "x" beside "y", are one key there."""
+    parts: list[pa.ChunkedArray | str] = []
+    for position, name in enumerate(key):
+        try:
+            text = pc.cast(table[name], pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return False  # a type with no text form here; gathering by key is safe anyway
+        parts += [f"{', ' if position else ''}{name}=", pc.fill_null(text, "NULL")]
+    written = pc.binary_join_element_wise(*parts, "")
+    return len(pc.unique(written)) == table.num_rows
 
 
 def _rule_findings(

@@ -65,3 +65,22 @@ def test_a_batch_key_counts_as_unique_only_when_no_two_records_share_it_nulls_in
     assert _unique_keys(rules, "x.other", table) == {}
     twice = pa.table({"a": ["1", "1"], "b": ["x", "y"], "c": [None, None]})
     assert _unique_keys(rules, "x.t", twice) == {"x.t": [["a", "b"], ["b"]]}
+
+
+def test_keys_a_finding_writes_alike_count_as_repeats_though_their_values_differ():
+    import pyarrow as pa
+
+    from engine.records import _unique_keys
+    from rules.model import ValidateRule
+
+    def rule(key: list[str]) -> ValidateRule:
+        check = {"check": "not_null", "column": "c"}
+        return ValidateRule(id="r", kind="validate", table="x.t", checks=[check], key=key)
+
+    # A NULL and the text NULL both write a=NULL; "A, c=B" beside "C" and "A" beside "B, c=C"
+    # both write b=A, c=B, c=C.
+    table = pa.table(
+        {"a": [None, "NULL"], "b": ["A, c=B", "A"], "c": ["C", "B, c=C"], "d": ["1", "2"]}
+    )
+    rules = [rule(["a"]), rule(["b", "c"]), rule(["d"])]
+    assert _unique_keys(rules, "x.t", table) == {"x.t": [["d"]]}
