@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .model_base import Duration, RuleBase, Strict, check_table_ref
+from .model_base import Columns, Duration, RuleBase, Strict, check_table_ref
 
 
 class NotNull(Strict):
@@ -21,7 +21,7 @@ class NotNull(Strict):
 
 class Unique(Strict):
     check: Literal["unique"]
-    columns: list[str] = Field(min_length=1)
+    columns: Columns
 
 
 class AcceptedValues(Strict):
@@ -138,7 +138,7 @@ class ValidateRule(RuleBase):
     checks: list[Check] = Field(min_length=1)
     filter: str | None = None
     # Columns naming a row in findings; the table's first column when left out.
-    key: list[str] | None = Field(None, min_length=1)
+    key: Columns | None = None
 
     _ref = field_validator("table")(check_table_ref)
 

@@ -27,7 +27,7 @@ from .checks import (
     ValidateRule,
     field_of,
 )
-from .model_base import Duration, RuleBase, Severity, Strict, check_table_ref
+from .model_base import Columns, Duration, RuleBase, Severity, Strict, check_table_ref
 
 __all__ = [
     "RULE_KINDS",
@@ -100,7 +100,7 @@ class MatchRule(RuleBase):
     kind: Literal["match"]
     entity: str
     systems: tuple[str, str]
-    key: list[str] = Field(min_length=1)
+    key: Columns
     # Steps applied to every key column, or per key column.
     normalise: list[KeyStep] | dict[str, list[KeyStep]] = Field(default_factory=list)
     fields: list[FieldCompare] = Field(default_factory=list)
@@ -162,7 +162,7 @@ class JoinSpec(Strict):
 
 class AggregateSide(Strict):
     table: str
-    by: list[str] = Field(min_length=1)
+    by: Columns
     measure: str
     filter: str | None = None
     join: JoinSpec | None = None
@@ -247,7 +247,7 @@ class NearDuplicates(Strict):
 class DuplicatesRule(RuleBase):
     kind: Literal["duplicates"]
     table: str
-    key: list[str] = Field(min_length=1)
+    key: Columns
     near: NearDuplicates | None = None
     # A money column: what the records of a key hold beyond one of them is at risk
     # (an invoice billed twice pays its amount once too often).
@@ -276,7 +276,7 @@ class Deadline(Strict):
 class SequenceRule(RuleBase):
     kind: Literal["sequence"]
     table: str
-    key: list[str] = Field(min_length=1)
+    key: Columns
     status: str
     # The order records were applied in: arrival time, or a sequence number.
     order_by: str

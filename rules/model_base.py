@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 Severity = Literal["critical", "high", "medium", "low"]
 
@@ -56,3 +56,14 @@ class RuleBase(Strict):
     # The team that acts on the rule's findings, and the rule's revision; findings carry both.
     owner_team: str | None = None
     version: int = Field(1, ge=1)
+
+
+def _each_once(columns: list[str]) -> list[str]:
+    repeated = list(dict.fromkeys(c for c in columns if columns.count(c) > 1))
+    if repeated:
+        raise ValueError(f"names {', '.join(repeated)} twice; name each column once")
+    return columns
+
+
+# Columns naming a row or a group: at least one, none twice.
+Columns = Annotated[list[str], Field(min_length=1), AfterValidator(_each_once)]

@@ -170,6 +170,23 @@ def _near(**near) -> dict:
             {**VALIDATE, "version": 0, "checks": []},
             "version: Input should be greater than or equal to 1",
         ),
+        (
+            {
+                **VALIDATE,
+                "key": ["sku", "site", "sku"],
+                "checks": [{"check": "not_null", "column": "sku"}],
+            },
+            "key: names sku twice; name each column once",
+        ),
+        (
+            {**VALIDATE, "checks": [{"check": "unique", "columns": ["a", "a"]}]},
+            "checks.0.unique.columns: names a twice; name each column once",
+        ),
+        ({**MATCH, "key": ["id", "id"]}, "key: names id twice; name each column once"),
+        (
+            {**AGGREGATE, "left": {**AGGREGATE["left"], "by": ["invoice_id", "invoice_id"]}},
+            "left.by: names invoice_id twice; name each column once",
+        ),
     ],
 )
 def test_a_rule_that_cannot_mean_anything_is_refused(rule, why):
