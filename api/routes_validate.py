@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from engine.records import check_records, select_rules, skipped_pack_rules, source_of
+from engine.record_rules import select_rules, skipped_pack_rules
+from engine.records import check_records, source_of
 
 from .auth import Caller, caller
 from .formats import ARROW_STREAM, CSV, JSON, posted_table, run_rows

@@ -31,7 +31,7 @@ from adapters.mapping import NumberFormat, apply_mapping
 from rules.compile import compile_rule, finish_findings
 from rules.findings import CompileContext, family_of
 from rules.model import AnyRule, ValidateRule
-from rules.packs import PACKS, load_pack, tables_read
+from rules.packs import tables_read
 from rules.sql import columns_of
 from rules.validate import rule_key
 from tallyclerk.duckdb_answers import SMALL_ROWS
@@ -40,7 +40,7 @@ from tallyclerk.errors import ConfigError
 from .backends.duckdb import DuckDBBackend
 from .config import LoadedWorkspace, parse_period
 from .findings import empty_findings, quarantine_findings, to_findings
-from .rule_set import RuleSet, rules_to_run
+from .record_rules import ON_RECORDS
 from .snapshot import Snapshot, quarantine
 
 log = logging.getLogger(__name__)
@@ -50,12 +50,6 @@ References = Callable[[str], pa.Table | None]
 # Compiled rules by rule and context, oldest first; a dict is enough, threads only add.
 _SQL: dict[str, str] = {}
 _SQL_CACHE = 512
-# A pack's rules fitted to a workspace that does not enable it, by workspace and pack.
-_PACK_RULES: dict[tuple[int, str], tuple[LoadedWorkspace, RuleSet]] = {}
-# Rule kinds that judge records on their own (with master data to refer to). A match or an
-# aggregate compares a whole system with another, so it runs only when named, and what it
-# finds missing from the records' system is left out: the records are a batch, not all.
-_ON_RECORDS = ("validate", "duplicates", "sequence")
 
 
 @dataclass(frozen=True)
@@ -105,67 +99,6 @@ def source_of(workspace: LoadedWorkspace, system: str | None, entity: str) -> tu
             f"{', '.join(sorted(mapping)) or 'none'}."
         )
     return system, mapping[system]
-
-
-def select_rules(
-    workspace: LoadedWorkspace, ref: str, rule_ids: Sequence[str], packs: Sequence[str]
-) -> list[AnyRule]:
-    """The rules to check records of `ref` with: those named, and the packs' rules judging
-    `ref` on its own; by default every such rule of the workspace (see `_ON_RECORDS`)."""
-    known = {rule.id: rule for rule in workspace.rules}
-    chosen: dict[str, AnyRule] = {}
-    for rule_id in rule_ids:
-        rule = known.get(rule_id)
-        if rule is None:
-            raise ConfigError(
-                f"unknown rule {rule_id!r}; this workspace's rules are: "
-                f"{', '.join(sorted(known)) or 'none'}."
-            )
-        if ref not in tables_read(rule.model_dump()):
-            reads = ", ".join(tables_read(rule.model_dump()))
-            raise ConfigError(f"rule {rule_id!r} does not read {ref}; it reads {reads}.")
-        if rule.kind in _ON_RECORDS and not _judges(rule, ref):
-            # Records posted as the master data a rule refers to are a batch, not the whole
-            # of it: every row of the table the rule judges would refer to what they lack.
-            raise ConfigError(
-                f"rule {rule_id!r} checks {rule.table} and reads {ref} only as the data it "
-                f"refers to; post records of {rule.table} to check them with it."
-            )
-        chosen[rule_id] = rule
-    for pack in packs:
-        if pack not in PACKS:
-            raise ConfigError(f"unknown pack {pack!r}; the built-in packs are: {', '.join(PACKS)}.")
-        for rule in _pack_rules(workspace, pack).rules:
-            if _judges(rule, ref):
-                chosen.setdefault(rule.id, rule)
-    if not rule_ids and not packs:
-        for rule in workspace.rules:
-            if _judges(rule, ref):
-                chosen[rule.id] = rule
-    return list(chosen.values())
-
-
-def skipped_pack_rules(
-    workspace: LoadedWorkspace, ref: str, packs: Sequence[str]
-) -> dict[str, str]:
-    """The rules of `packs` that would judge records of `ref` but cannot run in this
-    workspace (a system kind it lacks or has twice, columns it does not map), and why."""
-    system, _, entity = ref.partition(".")
-    judged = f"{workspace.config.systems[system].kind}.{entity}"
-    found = {}
-    for pack in packs:
-        declared = {rule["id"]: rule for rule in load_pack(pack).rules}
-        for skipped in _pack_rules(workspace, pack).skipped:
-            rule = declared[skipped.rule_id]
-            if rule["kind"] in _ON_RECORDS and rule.get("table") == judged:
-                found[skipped.rule_id] = f"the {pack} pack's rule cannot run here: {skipped.reason}"
-    return found
-
-
-def _judges(rule: AnyRule, ref: str) -> bool:
-    """Whether `rule` judges records of `ref` on their own (see `_ON_RECORDS`), rather than
-    comparing systems or only referring to `ref`."""
-    return rule.kind in _ON_RECORDS and getattr(rule, "table", None) == ref
 
 
 def check_records(
@@ -277,7 +210,7 @@ def _rule_findings(
     def run(rule: AnyRule, backend: DuckDBBackend) -> pa.Table:
         sql = compiled_sql(rule, context)
         found = to_findings(finish_findings(rule, backend.query(sql, label=rule.id, small=small)))
-        if rule.kind not in _ON_RECORDS:
+        if rule.kind not in ON_RECORDS:
             found = found.filter(pc.not_equal(found["problem"], f"missing_in_{system}"))
         return found
 
@@ -375,29 +308,6 @@ def compiled_sql(rule: AnyRule, context: CompileContext) -> str:
             _SQL.pop(next(iter(_SQL)))
         _SQL[key] = sql
     return sql
-
-
-def _pack_rules(workspace: LoadedWorkspace, pack: str) -> RuleSet:
-    """The rules of a pack as they run in this workspace, whether it enables the pack or not,
-    and those it cannot run."""
-    if pack in workspace.config.packs:
-        return RuleSet(
-            rules=tuple(rule for rule in workspace.rules if workspace.origins.get(rule.id) == pack),
-            skipped=tuple(skipped for skipped in workspace.skipped if skipped.pack == pack),
-        )
-    cached = _PACK_RULES.get((id(workspace), pack))
-    if cached is not None and cached[0] is workspace:
-        return cached[1]
-    config = workspace.config
-    kinds: dict[str, list[str]] = {}
-    for system, system_config in config.systems.items():
-        kinds.setdefault(system_config.kind, []).append(system)
-    context = config.compile_context(config.planned_tables(), parse_period("2000-01"))
-    found = rules_to_run([], [pack], kinds, context, path=workspace.root / "tallyclerk.yaml")
-    if len(_PACK_RULES) >= _SQL_CACHE:
-        _PACK_RULES.clear()
-    _PACK_RULES[(id(workspace), pack)] = (workspace, found)
-    return found
 
 
 def _check_columns(raw: pa.Table, mapping: dict, types: dict[str, str], ref: str) -> None:

@@ -199,6 +199,14 @@ def test_a_pack_rule_the_workspace_cannot_run_is_said_skipped_and_why(served):
         ("/v1/validate?entity=shipment", None, "application/json", 422, "mapping of wms.shipment"),
         (SHIPMENTS + "&rule=nope", None, "application/json", 422, "unknown rule 'nope'"),
         (SHIPMENTS + "&rule=item-master-sync", None, "application/json", 422, "does not read"),
+        (
+            SHIPMENTS + "&pack=freight-audit",
+            None,
+            "application/json",
+            422,
+            "the freight-audit pack has no rule checking shipment records of a tms system; its "
+            "rules check finance.freight_invoice, finance.freight_invoice_line.",
+        ),
         (SHIPMENTS + "&pack=nope", None, "application/json", 422, "unknown pack 'nope'"),
         (SHIPMENTS, None, "application/xml", 415, "cannot be sent as application/xml"),
         (SHIPMENTS, b"", "", 415, "without Content-Type"),
