@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
-from tallyclerk.duckdb_answers import SMALL_ROWS, small_answer
+from tallyclerk.duckdb_answers import SMALL_ROWS, small_answer_over
 from tallyclerk.errors import ConfigError
 
 from .base import ROW_COLUMN, data_columns
@@ -74,22 +74,27 @@ def apply_mapping(
 
     owned = con is None
     con = duckdb.connect() if con is None else con.cursor()
+    registered = False
     try:
         if owned:
             # A database given is the caller's, its time zone set (`small_batch_database`).
             con.execute("SET TimeZone = 'UTC'")
-        con.register(_SOURCE, raw)
         if raw.num_rows <= SMALL_ROWS:
-            result = small_answer(con, sql)
+            result = small_answer_over(con, sql, raw)
         else:
+            con.register(_SOURCE, raw)
+            registered = True
             result = con.sql(sql).to_arrow_table()
     except duckdb.Error as exc:
+        if not registered:
+            con.register(_SOURCE, raw)  # the column that failed is found one query at a time
+            registered = True
         typed = _mapping_select(raw, entity, columns, value_maps, types, number_format)[1]
         raise ConfigError(
             _failed_column(con, typed, raw, types, where=where) or _first(exc, where)
         ) from exc
     finally:
-        if not owned:
+        if registered and not owned:
             con.unregister(_SOURCE)
         con.close()
 

@@ -14,7 +14,7 @@ import functools
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -280,7 +280,7 @@ def map_records(
         where=f"records for {ref}",
         con=con,
     )
-    places = {row: f"record {row}" for row in range(1, raw.num_rows + 1)}
+    places = _RecordPlaces(raw.num_rows)
     # The schema check only finds keys that are missing; most batches have none to find.
     keyless = any(mapped.table[k].null_count for k in entity.key if k in mapped.table.column_names)
     table, quarantined = quarantine(mapped, mapping, entity, places, schema=keyless)
@@ -293,6 +293,24 @@ def map_records(
         quarantined=quarantined,
         read_rows=raw.num_rows,
     )
+
+
+class _RecordPlaces(Mapping[int, str]):
+    """Where each of `count` records is ("record 7"), written only for those quarantined."""
+
+    def __init__(self, count: int) -> None:
+        self._count = count
+
+    def __getitem__(self, row: int) -> str:
+        if not 1 <= row <= self._count:
+            raise KeyError(row)
+        return f"record {row}"
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(1, self._count + 1))
+
+    def __len__(self) -> int:
+        return self._count
 
 
 def compiled_sql(rule: AnyRule, context: CompileContext) -> str:

@@ -12,6 +12,7 @@ import hashlib
 import importlib
 import logging
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -271,7 +272,7 @@ def quarantine(
     mapped: Mapped,
     mapping: dict[str, exp.Expression],
     entity: Entity,
-    places: dict[int, str],
+    places: Mapping[int, str],
     *,
     schema: bool = True,
 ) -> tuple[pa.Table, list[Quarantined]]:
@@ -289,7 +290,7 @@ def _wrong_types(
     rejected: pa.Table,
     trees: dict[str, exp.Expression],
     entity: Entity,
-    places: dict[int, str],
+    places: Mapping[int, str],
 ) -> tuple[pa.Table, list[Quarantined]]:
     """One quarantined value per column that did not cast, shown as the source gave it.
 
@@ -340,7 +341,7 @@ def _source_value(row: dict, columns: list[str]) -> str | None:
 
 
 def _check_schema(
-    table: pa.Table, entity: Entity, places: dict[int, str]
+    table: pa.Table, entity: Entity, places: Mapping[int, str]
 ) -> tuple[pa.Table, list[Quarantined]]:
     """Validate with pandera; return the rows that pass and the ones quarantined."""
     frame = pl.from_arrow(table)

@@ -36,6 +36,16 @@ def small_answer(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
     return con.execute(_parsed(con, sql)).to_arrow_table()
 
 
+def small_answer_over(con: duckdb.DuckDBPyConnection, sql: str, source: pa.Table) -> pa.Table:
+    """The rows of `sql`, one query reading the table `source` whose answer is small, as Arrow.
+
+    DuckDB finds the table as this function's variable `source` (its replacement scan, as
+    `duckdb.sql` finds a data frame named in a query): registering a table and dropping it
+    again costs more than mapping a thousand rows. `source` must name no table of `con`.
+    """
+    return con.execute(_parsed(con, sql)).to_arrow_table()
+
+
 def _parsed(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement | str:
     statement = _PARSED.get(sql)
     if statement is not None:

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 _PROBE = """
 import threading
 from tallyclerk.duckdb_answers import small_batch_database
@@ -27,6 +29,23 @@ def test_a_cursor_on_another_thread_reads_times_as_utc_on_a_host_in_new_york():
         [sys.executable, "-c", _PROBE], capture_output=True, text=True, env=env, check=True
     )
     assert done.stdout.split("\n")[0] == "UTC 2026-11-30 23:30:00+00"
+
+
+def test_a_kept_statement_reads_the_table_each_call_gives_it_and_registers_nothing():
+    import duckdb
+    import pyarrow as pa
+
+    from tallyclerk.duckdb_answers import small_answer_over, small_batch_database
+
+    database = small_batch_database()
+    sql = "SELECT sum(n) AS total FROM source"
+    answers = [
+        small_answer_over(database.cursor(), sql, pa.table({"n": pa.array(values, pa.int64())}))
+        for values in ([1, 2], [10, 20, 30])
+    ]
+    assert [answer.column("total").to_pylist() for answer in answers] == [[3], [60]]
+    with pytest.raises(duckdb.CatalogException, match="source"):
+        database.cursor().execute(sql)
 
 
 def test_a_kept_statement_reads_what_each_cursor_has_registered_when_it_runs():
