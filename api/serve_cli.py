@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import signal
 import socket
 import ssl
@@ -87,6 +88,9 @@ def serve(
     # uvicorn stops gracefully on SIGTERM, then raises the signal again for the previous
     # handler; a supervisor stopping the server is a normal stop, so that second one is let go.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    # What is loaded by now (the libraries, the app) lives as long as the server: kept out of
+    # the collector's full passes, which otherwise walk it all and stall a call by 60 ms.
+    gc.freeze()
     try:
         uvicorn.Server(config).run(sockets=[listening])
     finally:
