@@ -50,7 +50,10 @@ def records_table(
 ) -> pa.Table:
     """The posted records as an Arrow table; JSON and CSV values arrive as text, as in a file.
     An Arrow body may be compressed: past `max_bytes` of values it is refused."""
-    media = (content_type or "").split(";")[0].strip().lower()
+    media, *params = (part.strip() for part in (content_type or "").split(";"))
+    media = media.lower()
+    if media in (JSON, CSV) or media.endswith("+json"):
+        _refuse_charset(params, media)
     if media == JSON or media.endswith("+json"):
         return _json_records(body)
     if media == CSV:
@@ -62,6 +65,20 @@ def records_table(
         f"records cannot be sent as {media or 'a body without Content-Type'}; send "
         f"{', '.join(RECORD_TYPES)}.",
     )
+
+
+def _refuse_charset(params: list[str], media: str) -> None:
+    """JSON and CSV bodies are read as UTF-8: one declared in another charset would be
+    misread, so it is refused rather than guessed at."""
+    for param in params:
+        name, _, value = param.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            raise ApiProblem(
+                415,
+                f"the body is {media} in charset {charset or 'unnamed'}; this server reads "
+                f"{media} as UTF-8 only: send it as UTF-8 (charset=utf-8, or no charset).",
+            )
 
 
 def _json_records(body: bytes) -> pa.Table:
@@ -249,6 +266,18 @@ def run_rows(findings: pa.Table) -> list[dict]:
         for field in RUN_FINDINGS_SCHEMA
     ]
     return rows(pa.Table.from_arrays(columns, schema=RUN_FINDINGS_SCHEMA))
+
+
+def single_values(request: Request, *names: str) -> None:
+    """Refuse a query parameter that takes one value given more than once, which would
+    otherwise mean its last value, silently."""
+    for name in names:
+        given = request.query_params.getlist(name)
+        if len(given) > 1:
+            raise ApiProblem(
+                422,
+                f"{name} is given {len(given)} times ({', '.join(given)}); it takes one value.",
+            )
 
 
 def chosen_type(accept: str | None, offered: tuple[str, ...]) -> str:

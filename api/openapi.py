@@ -124,10 +124,12 @@ _NOT_RUNNING_YET = (
 # Where the detail above would speak of what an operation does not take, its own.
 _OPERATION_DETAILS = {
     ("post", "/v1/validate"): {
+        406: "this answer is available as application/json; ask for one.",
         415: _RECORDS_TYPE,
         422: "invalid period '2026-13': write a month as YYYY-MM, for example 2026-11.",
     },
     ("post", "/v1/events"): {
+        406: "this answer is available as application/json; ask for one.",
         415: _RECORDS_TYPE,
         422: "system 'erp' maps no source onto shipment_event; the systems that do: tms.",
     },

@@ -96,6 +96,22 @@ def test_events_of_an_entity_without_a_lifecycle_are_refused(served):
     assert "no sequence rule of this workspace reads erp.item" in response.json()["detail"]
 
 
+def test_a_repeated_system_or_a_client_refusing_json_keeps_no_event(served):
+    headers = served.as_("acme", "preparer")
+    events = [_event("SH-1", 1, "TENDERED", "2026-11-10T08:00:00Z")]
+    twice = served.client.post(EVENTS + "&system=erp", headers=headers, json=events)
+    assert twice.status_code == 422
+    assert twice.json()["detail"] == "system is given 2 times (tms, erp); it takes one value."
+    xml = served.client.post(EVENTS, headers=headers | {"accept": "application/xml"}, json=events)
+    assert xml.status_code == 406
+    assert xml.json()["detail"] == "this answer is available as application/json; ask for one."
+    with sqlite3.connect(served.root / "acme/.tallyclerk/catalog.sqlite") as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        if "event_log" in tables:
+            kept = db.execute("SELECT count(*) FROM event_log WHERE group_key LIKE '%SH-1'")
+            assert kept.fetchone()[0] == 0
+
+
 def test_too_many_events_in_one_call_are_refused(make_served):
     served = make_served(max_events=1)
     events = [_event("SH-1", n, "TENDERED", "2026-11-10T08:00:00Z") for n in (1, 2)]

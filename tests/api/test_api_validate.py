@@ -226,6 +226,22 @@ def test_a_pack_rule_the_workspace_cannot_run_is_said_skipped_and_why(served):
         (SHIPMENTS, b"", "text/csv", 422, "no header row"),
         (SHIPMENTS, b"not arrow", "application/vnd.apache.arrow.stream", 422, "not an Arrow"),
         ("/v1/validate?entity=shipment&period=11-2026", b"[]", "application/json", 422, "period"),
+        (
+            SHIPMENTS + "&period=2026-10",
+            None,
+            "application/json",
+            422,
+            "period is given 2 times (2026-11, 2026-10); it takes one value.",
+        ),
+        (
+            SHIPMENTS,
+            None,
+            "application/json; charset=latin-1",
+            415,
+            "the body is application/json in charset latin-1; this server reads "
+            "application/json as UTF-8 only: send it as UTF-8 (charset=utf-8, or no charset).",
+        ),
+        (SHIPMENTS, b"x", "text/csv; charset=windows-1252", 415, "in charset windows-1252"),
     ],
 )
 def test_bad_input_is_a_clear_problem(served, path, body, content_type, status, detail):
@@ -235,6 +251,34 @@ def test_bad_input_is_a_clear_problem(served, path, body, content_type, status, 
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM
     assert detail in response.json()["detail"]
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF-8", '"utf-8"', "utf8"])
+def test_a_body_declared_utf8_is_read(served, charset):
+    response = _post(served, json.dumps(RECORDS).encode(), f"application/json; charset={charset}")
+    assert response.status_code == 200, response.text
+    assert response.json()["records"] == 3
+
+
+@pytest.mark.parametrize(
+    ("accept", "status"),
+    [
+        ("application/xml", 406),
+        ("text/csv, application/json;q=0", 406),
+        ("application/json", 200),
+        ("application/*", 200),
+        ("text/html, */*;q=0.1", 200),
+    ],
+)
+def test_the_answer_is_json_and_a_client_refusing_json_is_told_so(served, accept, status):
+    headers = served.as_("acme", "viewer") | {"content-type": "application/json", "accept": accept}
+    response = served.client.post(SHIPMENTS, headers=headers, content=json.dumps(RECORDS).encode())
+    assert response.status_code == status, response.text
+    if status == 406:
+        assert response.headers["content-type"] == PROBLEM
+        assert response.json()["detail"] == (
+            "this answer is available as application/json; ask for one."
+        )
 
 
 def test_an_unknown_column_is_named(served):
