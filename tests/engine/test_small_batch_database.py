@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -46,6 +47,17 @@ def test_a_kept_statement_reads_the_table_each_call_gives_it_and_registers_nothi
     assert [answer.column("total").to_pylist() for answer in answers] == [[3], [60]]
     with pytest.raises(duckdb.CatalogException, match="source"):
         database.cursor().execute(sql)
+
+    # Threads running the same kept statement at once each read their own table.
+    def totals(n: int) -> list[int]:
+        table = pa.table({"n": pa.array([n] * 1000, pa.int64())})
+        return [
+            small_answer_over(database.cursor(), sql, table)["total"][0].as_py() for _ in range(20)
+        ]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(totals, range(1, 9)))
+    assert answers == [[n * 1000] * 20 for n in range(1, 9)]
 
 
 def test_a_kept_statement_reads_what_each_cursor_has_registered_when_it_runs():
