@@ -3,6 +3,7 @@ chosen by `Accept`."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -72,13 +73,23 @@ def _refuse_charset(params: list[str], media: str) -> None:
     misread, so it is refused rather than guessed at."""
     for param in params:
         name, _, value = param.partition("=")
-        charset = value.strip().strip('"').lower()
-        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
-            raise ApiProblem(
-                415,
-                f"the body is {media} in charset {charset or 'unnamed'}; this server reads "
-                f"{media} as UTF-8 only: send it as UTF-8 (charset=utf-8, or no charset).",
-            )
+        if name.strip().lower() != "charset":
+            continue
+        charset = value.strip().strip('"')
+        if _is_utf8(charset):
+            continue
+        raise ApiProblem(
+            415,
+            f"the body is {media} in charset {charset!r}; this server reads {media} as UTF-8 "
+            "only: send it as UTF-8 (charset=utf-8, or no charset).",
+        )
+
+
+def _is_utf8(charset: str) -> bool:
+    try:
+        return codecs.lookup(charset).name in ("utf-8", "utf-8-sig")
+    except LookupError:
+        return False
 
 
 def _json_records(body: bytes) -> pa.Table:
@@ -122,8 +133,12 @@ def _names(document: list[dict]) -> list[str]:
 def _parsed_json(body: bytes) -> object:
     # Numbers keep the text the body gives them (412.50, 1e3, NaN, 30 digits), as a file would.
     try:
-        return json.loads(body, parse_float=str, parse_int=str, parse_constant=str)
-    except (ValueError, UnicodeDecodeError) as exc:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ApiProblem(400, "the JSON body is not UTF-8 text.") from None
+    try:
+        return json.loads(text, parse_float=str, parse_int=str, parse_constant=str)
+    except ValueError as exc:
         raise ApiProblem(400, f"the body is not valid JSON: {exc}.") from None
     except RecursionError:
         raise ApiProblem(400, "the body is not valid JSON: it is nested too deeply.") from None
@@ -268,10 +283,19 @@ def run_rows(findings: pa.Table) -> list[dict]:
     return rows(pa.Table.from_arrays(columns, schema=RUN_FINDINGS_SCHEMA))
 
 
-def single_values(request: Request, *names: str) -> None:
-    """Refuse a query parameter that takes one value given more than once, which would
-    otherwise mean its last value, silently."""
-    for name in names:
+def checked_query(
+    request: Request, single: tuple[str, ...], repeatable: tuple[str, ...] = ()
+) -> None:
+    """Refuse a query parameter the endpoint does not take (a misspelt `perod=` would
+    otherwise be ignored, silently), and one of `single` given more than once (it would
+    otherwise mean its last value)."""
+    known = (*single, *repeatable)
+    for name in request.query_params:
+        if name not in known:
+            raise ApiProblem(
+                422, f"unknown query parameter {name!r}; this endpoint takes {', '.join(known)}."
+            )
+    for name in single:
         given = request.query_params.getlist(name)
         if len(given) > 1:
             raise ApiProblem(
@@ -280,38 +304,44 @@ def single_values(request: Request, *names: str) -> None:
             )
 
 
-def chosen_type(accept: str | None, offered: tuple[str, ...]) -> str:
-    """The first type of `offered` the client accepts, by its q values: the first offered for
-    `*/*`, the first of its kind for a range like `text/*`."""
+def chosen_type(request: Request, offered: tuple[str, ...]) -> str:
+    """The type of `offered` the request's `Accept` values (all its Accept lines) rank
+    highest. Each offered type takes the q of the most specific range naming it (`text/csv`
+    before `text/*` before `*/*`), so `application/json;q=0, */*` refuses JSON; a q that is
+    not a number from 0 to 1 is 0. Of equal q, the type the client named first is chosen,
+    then the type offered first."""
+    accept = ", ".join(request.headers.getlist("accept")).strip()
     if not accept:
         return offered[0]
-    wanted: list[tuple[float, int, str]] = []
+    ranges: dict[str, tuple[float, int]] = {}
     for position, part in enumerate(accept.split(",")):
         media, *params = (p.strip() for p in part.split(";"))
+        if not media:
+            continue
+        media = PARQUET if media.lower() in PARQUET_ALIASES else media.lower()
         quality = 1.0
         for param in params:
-            if param.startswith("q="):
-                try:
-                    quality = float(param[2:])
-                except ValueError:
-                    quality = 0.0
-        wanted.append((-quality, position, media.lower()))
-    for quality, _, media in sorted(wanted):
-        if quality == 0:
-            continue
-        media = PARQUET if media in PARQUET_ALIASES else media
-        if media == "*/*":
-            return offered[0]
-        if media.endswith("/*"):
-            # A range such as text/* takes the first type offered of that kind.
-            kind = media.removesuffix("*")
-            in_range = [offer for offer in offered if offer.startswith(kind)]
-            if in_range:
-                return in_range[0]
-            continue
-        if media in offered:
-            return media
-    raise ApiProblem(406, f"this answer is available as {', '.join(offered)}; ask for one.")
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                quality = _quality(value.strip())
+        ranges.setdefault(media, (quality, position))
+    ranked = []
+    for index, offer in enumerate(offered):
+        kind = offer.split("/")[0] + "/*"
+        quality, position = next((ranges[m] for m in (offer, kind, "*/*") if m in ranges), (0, 0))
+        if quality > 0:
+            ranked.append((-quality, position, index, offer))
+    if not ranked:
+        raise ApiProblem(406, f"this answer is available as {', '.join(offered)}; ask for one.")
+    return min(ranked)[3]
+
+
+def _quality(text: str) -> float:
+    try:
+        quality = float(text)
+    except ValueError:
+        return 0.0
+    return quality if 0.0 <= quality <= 1.0 else 0.0  # NaN compares false: 0
 
 
 def table_response(table: pa.Table, media: str, *, headers: dict[str, str]) -> Response:

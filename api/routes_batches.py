@@ -215,7 +215,7 @@ async def export(
     who: Annotated[Caller, Depends(caller("export"))],
 ) -> Response:
     """JSON lines by default, CSV with `Accept: text/csv`; the export is audited."""
-    media = chosen_type(request.headers.get("accept"), (NDJSON, CSV))
+    media = chosen_type(request, (NDJSON, CSV))
     batch_id = await run_in_threadpool(_batch_id, who, run_id, pair)
 
     def write() -> bytes:

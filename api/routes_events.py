@@ -14,7 +14,7 @@ from engine.findings import quarantine_findings
 from engine.records import map_records, source_of
 
 from .auth import Caller, caller
-from .formats import CSV, JSON, chosen_type, posted_table, run_rows, single_values
+from .formats import CSV, JSON, checked_query, chosen_type, posted_table, run_rows
 from .schemas import EventsChecked, problems
 
 router = APIRouter(tags=["events"])
@@ -68,8 +68,8 @@ async def post_events(
     """Each event joins the history of its key; the workspace's sequence rules on the entity
     judge that history as a run would, and the answer lists the findings that are new. The
     next run of the events' period reports them with its own."""
-    single_values(request, "entity", "system")
-    chosen_type(request.headers.get("accept"), (JSON,))  # the answer is JSON, or 406
+    checked_query(request, ("entity", "system"))
+    chosen_type(request, (JSON,))  # the answer is JSON, or 406
     tenants = request.app.state.tenants
     body = await request.body()
 

@@ -165,7 +165,7 @@ async def run_findings(
 ) -> Response:
     """JSON by default; `Accept: text/csv` or `application/vnd.apache.parquet` answer the same
     page as a file. The findings resolved since the run before are listed too."""
-    media = chosen_type(request.headers.get("accept"), (JSON, CSV, PARQUET))
+    media = chosen_type(request, (JSON, CSV, PARQUET))
     folder = _run_folder(request, who, run_id)
 
     def page() -> tuple[pa.Table, int]:

@@ -13,7 +13,7 @@ from engine.record_rules import select_rules, skipped_pack_rules
 from engine.records import check_records, source_of
 
 from .auth import Caller, caller
-from .formats import ARROW_STREAM, CSV, JSON, chosen_type, posted_table, run_rows, single_values
+from .formats import ARROW_STREAM, CSV, JSON, checked_query, chosen_type, posted_table, run_rows
 from .schemas import Validated, problems
 
 router = APIRouter(tags=["validate"])
@@ -87,8 +87,8 @@ async def validate(
     run the rules that read them: those named, the packs' rules, or by default every
     rule of the workspace judging the entity of that system. Other tables a rule reads
     (master data) come from the tenant's latest finished run."""
-    single_values(request, "entity", "system", "period")
-    chosen_type(request.headers.get("accept"), (JSON,))  # the answer is JSON, or 406
+    checked_query(request, ("entity", "system", "period"), ("rule", "pack"))
+    chosen_type(request, (JSON,))  # the answer is JSON, or 406
     tenants = request.app.state.tenants
     body = await request.body()
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import Settings, create_app
@@ -177,6 +178,31 @@ def test_a_media_range_chooses_the_first_type_offered_in_it(served):
     as_text = served.client.get(path, headers=served.as_("acme", "viewer") | {"accept": "text/*"})
     assert as_text.status_code == 200, as_text.text
     assert as_text.headers["content-type"].startswith("text/csv")
+
+
+@pytest.mark.parametrize(
+    ("accept", "chosen"),
+    [
+        (["application/json;q=0, */*"], "text/csv"),
+        (["text/csv, application/json"], "text/csv"),
+        (["application/json, text/csv"], "application/json"),
+        (
+            ["text/csv;q=0.5, application/vnd.apache.parquet;q=0.9"],
+            "application/vnd.apache.parquet",
+        ),
+        (["text/csv", "application/json;q=0.1"], "text/csv"),
+        (["image/png", "text/csv"], "text/csv"),
+    ],
+)
+def test_the_most_specific_accept_range_decides_and_every_accept_line_counts(
+    served, accept, chosen
+):
+    path = "/v1/runs/2026-11.001/findings?rule=item-master-sync"
+    headers = [(k, v) for k, v in served.as_("acme", "viewer").items()]
+    headers += [("accept", value) for value in accept]
+    answer = served.client.get(path, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].split(";")[0] == chosen
 
 
 def test_the_report_is_the_runs_html(served):

@@ -238,10 +238,26 @@ def test_a_pack_rule_the_workspace_cannot_run_is_said_skipped_and_why(served):
             None,
             "application/json; charset=latin-1",
             415,
-            "the body is application/json in charset latin-1; this server reads "
+            "the body is application/json in charset 'latin-1'; this server reads "
             "application/json as UTF-8 only: send it as UTF-8 (charset=utf-8, or no charset).",
         ),
-        (SHIPMENTS, b"x", "text/csv; charset=windows-1252", 415, "in charset windows-1252"),
+        (
+            SHIPMENTS.replace("period", "perod"),
+            None,
+            "application/json",
+            422,
+            "unknown query parameter 'perod'; this endpoint takes entity, system, period, rule, "
+            "pack.",
+        ),
+        (SHIPMENTS, b"x", "text/csv; charset=windows-1252", 415, "in charset 'windows-1252'"),
+        (SHIPMENTS, b"x", "text/csv; charset=", 415, "in charset ''"),
+        (
+            SHIPMENTS,
+            json.dumps(RECORDS).encode("utf-16"),
+            "application/json",
+            400,
+            "the JSON body is not UTF-8 text.",
+        ),
     ],
 )
 def test_bad_input_is_a_clear_problem(served, path, body, content_type, status, detail):
@@ -253,7 +269,7 @@ def test_bad_input_is_a_clear_problem(served, path, body, content_type, status, 
     assert detail in response.json()["detail"]
 
 
-@pytest.mark.parametrize("charset", ["utf-8", "UTF-8", '"utf-8"', "utf8"])
+@pytest.mark.parametrize("charset", ["utf-8", "UTF-8", '"utf-8"', "utf8", "utf_8", "utf-8-sig"])
 def test_a_body_declared_utf8_is_read(served, charset):
     response = _post(served, json.dumps(RECORDS).encode(), f"application/json; charset={charset}")
     assert response.status_code == 200, response.text
@@ -265,9 +281,15 @@ def test_a_body_declared_utf8_is_read(served, charset):
     [
         ("application/xml", 406),
         ("text/csv, application/json;q=0", 406),
+        ("application/json;q=0, */*", 406),
+        ("*/*, application/json;Q=0", 406),
+        ("application/json;q=0, application/*", 406),
+        ("application/json;q=2", 406),
+        ("application/json;q=nan", 406),
         ("application/json", 200),
         ("application/*", 200),
         ("text/html, */*;q=0.1", 200),
+        ("application/*;q=0, application/json", 200),
     ],
 )
 def test_the_answer_is_json_and_a_client_refusing_json_is_told_so(served, accept, status):
