@@ -279,23 +279,36 @@ def _failed_column(
     *,
     where: str,
 ) -> str | None:
-    """Which mapped column DuckDB refused, tried one at a time; None if each works alone."""
+    """Which mapped column DuckDB refused, tried one at a time: first as written (a type
+    that does not fit), then over the rows (a function failing on a value, as strptime
+    does); None if each works alone."""
     text = {c for c in data_columns(raw) if c not in types and _is_text(raw.schema.field(c).type)}
-    for projection in typed[1:]:  # after the row number
-        query = exp.select(projection).from_(exp.to_table(_SOURCE)).limit(0)
-        try:
-            con.sql(query.sql(dialect="duckdb"))
-        except duckdb.Error as exc:
-            reads = [c.name for c in projection.find_all(exp.Column) if c.name in text]
-            shown = ", ".join(repr(name) for name in dict.fromkeys(reads))
-            hint = (
-                f" It reads {shown} as text; if it computes with that, declare the type: "
-                f"`types: {{{reads[0]}: decimal}}`."
-                if reads
-                else ""
-            )
-            reason = _reason(exc).rstrip(".")
-            return f"{where}: columns.{projection.alias} cannot be computed ({reason}).{hint}"
+    for over_rows in (False, True):
+        for projection in typed[1:]:  # after the row number
+            if over_rows:  # counted, so every row is computed without being fetched
+                query = exp.select(exp.Count(this=projection.unalias())).from_(_SOURCE)
+            else:
+                query = exp.select(projection).from_(exp.to_table(_SOURCE)).limit(0)
+            try:
+                con.execute(query.sql(dialect="duckdb")).fetchall()
+            except duckdb.Error as exc:
+                reason = _reason(exc).rstrip(".")
+                if over_rows:
+                    return (
+                        f"{where}: columns.{projection.alias} cannot be computed from a value it "
+                        f"reads ({reason}). A function that fails on a bad value stops the "
+                        "read; its TRY form (try_strptime, TRY_CAST) gives NULL instead, and "
+                        "the value is quarantined."
+                    )
+                reads = [c.name for c in projection.find_all(exp.Column) if c.name in text]
+                shown = ", ".join(repr(name) for name in dict.fromkeys(reads))
+                hint = (
+                    f" It reads {shown} as text; if it computes with that, declare the type: "
+                    f"`types: {{{reads[0]}: decimal}}`."
+                    if reads
+                    else ""
+                )
+                return f"{where}: columns.{projection.alias} cannot be computed ({reason}).{hint}"
     return None
 
 

@@ -123,6 +123,28 @@ def test_arithmetic_on_a_column_that_arrives_as_text_names_the_type_to_declare()
     assert mapped.table.column("on_hand_qty").to_pylist() == [Decimal("25.0000")]
 
 
+@pytest.mark.parametrize("rows", [1, 30_000])  # a snapshot-sized table takes the other path
+def test_a_mapping_function_failing_on_one_value_names_the_column_and_the_try_form(rows):
+    dates = ["2026-11-03"] * (rows - 1) + ["nope"]
+    raw = pa.table(
+        {
+            "__row": list(range(1, rows + 1)),
+            "ref": [f"S{n}" for n in range(rows)],
+            "shipped": dates,
+        }
+    )
+    mapping = _mapping(shipment_id="ref", shipped_at="strptime(shipped, '%Y-%m-%d')")
+    with pytest.raises(ConfigError) as caught:
+        apply_mapping(raw, ENTITIES["shipment"], mapping, where="tms shipments.csv")
+    message = str(caught.value)
+    assert message.startswith("tms shipments.csv: columns.shipped_at cannot be computed from a ")
+    assert '"nope"' in message
+    assert message.endswith(
+        "A function that fails on a bad value stops the read; its TRY form (try_strptime, "
+        "TRY_CAST) gives NULL instead, and the value is quarantined."
+    )
+
+
 def test_a_mapping_duckdb_refuses_names_the_column_it_computes():
     raw = pa.table({"__row": [1], "wh": ["W1"], "sku": ["A"], "qty": ["12"]})
     mapping = _mapping(location_id="wh", item_id="sku", on_hand_qty="ltrim(qty) * 2")
