@@ -61,7 +61,11 @@ async def post_events(
     system: Annotated[
         str | None,
         Query(
-            min_length=1, description="The system sending them; may be left out when one maps it."
+            min_length=1,
+            description=(
+                "The system sending them; when left out, the one system mapping the entity, "
+                "or else its owner in the ownership policy."
+            ),
         ),
     ] = None,
 ) -> JSONResponse:

@@ -68,7 +68,10 @@ async def validate(
         str | None,
         Query(
             min_length=1,
-            description="The system the records are for; may be left out when one maps it.",
+            description=(
+                "The system the records are for; when left out, the one system mapping the "
+                "entity, or else its owner in the ownership policy."
+            ),
         ),
     ] = None,
     rule: Annotated[list[str] | None, Query(description="A rule id to apply; repeatable.")] = None,
