@@ -53,11 +53,11 @@ def records_table(
     An Arrow body may be compressed: past `max_bytes` of values it is refused."""
     media, *params = (part.strip() for part in (content_type or "").split(";"))
     media = media.lower()
-    if media in (JSON, CSV) or media.endswith("+json"):
-        _refuse_charset(params, media)
     if media == JSON or media.endswith("+json"):
+        _refuse_charset(params, media)
         return _json_records(body)
     if media == CSV:
+        _refuse_charset(params, media)
         return _csv_records(body)
     if media in (ARROW_STREAM, ARROW_FILE):
         return _arrow_records(body, stream=media == ARROW_STREAM, max_bytes=max_bytes)

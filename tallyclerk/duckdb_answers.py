@@ -42,6 +42,7 @@ def small_answer_over(con: duckdb.DuckDBPyConnection, sql: str, source: pa.Table
     DuckDB finds the table as this function's variable `source` (its replacement scan, as
     `duckdb.sql` finds a data frame named in a query): registering a table and dropping it
     again costs more than mapping a thousand rows. `source` must name no table of `con`.
+    The query runs in this frame, not through `small_answer`, whose frame has no `source`.
     """
     return con.execute(_parsed(con, sql)).to_arrow_table()
 
